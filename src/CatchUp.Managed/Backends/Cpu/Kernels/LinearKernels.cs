@@ -1,0 +1,11 @@
+using CatchUp.Tensors;
+
+namespace CatchUp.Backends.Cpu.Kernels;
+
+// STUB
+internal static class LinearKernels
+{
+    public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y) => throw new NotImplementedException();
+    public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias) => throw new NotImplementedException();
+    public static void PositionalEmbedding(Tensor t, Tensor y) => throw new NotImplementedException();
+}

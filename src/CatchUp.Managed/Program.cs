@@ -1,0 +1,1 @@
+return CatchUp.Cli.CliApp.Run(args);

@@ -1,0 +1,77 @@
+namespace CatchUp.Tensors;
+
+/// <summary>
+/// A float32 tensor resident on a backend's device. Layout is row-major NCHW for 4-d tensors.
+/// The CPU backend's <see cref="Handle"/> is a 64-byte aligned host pointer; a GPU backend's is a device pointer.
+/// Host access goes through <see cref="Backends.IBackend.Upload"/> and <see cref="Backends.IBackend.Download"/>.
+/// </summary>
+public sealed class Tensor : IDisposable
+{
+    private readonly int[] _shape;
+
+    internal Tensor(Backends.IBackend backend, nint handle, ReadOnlySpan<int> shape)
+    {
+        Backend = backend;
+        Handle = handle;
+        _shape = shape.ToArray();
+        long length = 1;
+        foreach (int d in _shape)
+        {
+            if (d < 0) throw new ArgumentException($"negative dimension in shape [{string.Join(",", _shape)}]");
+            length *= d;
+        }
+        if (length > int.MaxValue) throw new ArgumentException($"tensor of shape [{string.Join(",", _shape)}] is too large");
+        Length = (int)length;
+    }
+
+    public Backends.IBackend Backend { get; }
+    /// <summary>Device address of element 0.</summary>
+    public nint Handle { get; private set; }
+    public ReadOnlySpan<int> Shape => _shape;
+    public int Rank => _shape.Length;
+    public int Length { get; }
+    public bool IsDisposed => Handle == 0;
+
+    public int N => _shape[0];
+    public int C => _shape.Length > 1 ? _shape[1] : 1;
+    public int H => _shape.Length > 2 ? _shape[2] : 1;
+    public int W => _shape.Length > 3 ? _shape[3] : 1;
+    /// <summary>Elements per sample (product of all dims but the first).</summary>
+    public int SampleSize => _shape.Length == 0 || _shape[0] == 0 ? 0 : Length / _shape[0];
+
+    public int Dim(int i) => _shape[i];
+
+    public bool HasShape(ReadOnlySpan<int> shape) => shape.SequenceEqual(_shape);
+
+    /// <summary>CPU backend only: the element pointer.</summary>
+    internal unsafe float* Ptr
+    {
+        get
+        {
+            if (Handle == 0) throw new ObjectDisposedException(nameof(Tensor));
+            return (float*)Handle;
+        }
+    }
+
+    /// <summary>CPU backend only: a span over the elements.</summary>
+    internal unsafe Span<float> Span => new(Ptr, Length);
+
+    public string ShapeString => "[" + string.Join(", ", _shape) + "]";
+
+    public override string ToString() => $"Tensor{ShapeString} on {Backend.Name}";
+
+    public void Dispose()
+    {
+        if (Handle == 0) return;
+        Backend.Free(this);
+        Handle = 0;
+    }
+
+    /// <summary>Copies the tensor to a new host array.</summary>
+    public float[] ToArray()
+    {
+        var a = new float[Length];
+        Backend.Download(this, a);
+        return a;
+    }
+}
