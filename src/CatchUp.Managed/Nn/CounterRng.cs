@@ -13,6 +13,14 @@ public static class CounterRng
         return z ^ (z >> 31);
     }
 
+    /// <summary>FNV-1a of a string: stable across processes (string.GetHashCode is randomized per process).</summary>
+    public static ulong StableHash(string s)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (char c in s) h = (h ^ c) * 1099511628211UL;
+        return h;
+    }
+
     /// <summary>Uniform in [0, 1) with 24 bits of resolution.</summary>
     public static float Uniform(ulong seed, ulong index) => (Hash(seed, index) >> 40) * (1f / (1 << 24));
 }

@@ -1,0 +1,107 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using CatchUp.Backends.Cpu;
+using CatchUp.Diagnostics;
+using CatchUp.Models;
+using CatchUp.Nn;
+using CatchUp.Tensors;
+
+namespace CatchUp.Cli;
+
+/// <summary><c>catchup bench unet</c>: times forward+backward passes of the velocity network.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Benchmarks");
+        var model = new Option<string>("--model") { Description = "Model config JSON (or mnist-paper / cifar10-paper)", DefaultValueFactory = _ => "mnist-paper" };
+        var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 64 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed for weights, data and dropout", DefaultValueFactory = _ => 0UL };
+        var unet = new Command("unet", "Time N forward+backward passes of the network (MSE to a random target, dropout as configured)")
+        {
+            model, batch, threads, steps, seed,
+        };
+        unet.SetAction(r => CliApp.Guard(() => RunUnet(ModelLoading.LoadConfig(r.GetValue(model)!), r.GetValue(batch),
+            r.GetValue(threads), r.GetValue(steps), r.GetValue(seed))));
+        bench.Add(unet);
+        return bench;
+    }
+
+    private static int RunUnet(SongUNetConfig config, int batch, int threads, int steps, ulong seed)
+    {
+        if (batch < 1) throw new CliUsageException("--batch must be at least 1");
+        if (threads < 1) throw new CliUsageException("--threads must be at least 1");
+        if (steps < 1) throw new CliUsageException("--steps must be at least 1");
+        using var backend = new CpuBackend(threads);
+        using var net = new SongUNet(config, backend);
+        net.Parameters.Initialize(seed);
+        int r = config.ImgResolution;
+        using var x = backend.FromArray(RandomNormal(batch * config.InChannels * r * r, seed + 1), batch, config.InChannels, r, r);
+        using var target = backend.FromArray(RandomNormal(batch * config.OutChannels * r * r, seed + 2), batch, config.OutChannels, r, r);
+        var tHost = new float[batch];
+        for (int i = 0; i < batch; i++) tHost[i] = 1e-5f + (1 - 1e-5f) * CounterRng.Uniform(seed + 3, (ulong)i);
+        using var t = backend.FromArray(tHost, batch);
+        Tensor? grad = null;
+
+        Console.WriteLine($"bench unet: {net.Parameters.ElementCount:N0} parameters, batch {batch}, {backend.Name}");
+        double Step(int i)
+        {
+            var sw = Stopwatch.StartNew();
+            net.Parameters.ZeroGrad();
+            var output = net.Forward(x, t, ForwardMode.Train(seed * 1000003 + (ulong)i), computeHeads: false);
+            backend.MseLoss(output.V, target, backend.Ensure(ref grad, output.V.Shape), 1f);
+            net.Backward(grad!);
+            backend.Synchronize();
+            return sw.Elapsed.TotalSeconds;
+        }
+
+        net.Parameters.Flops.Reset();
+        Step(0);
+        long forwardFlops = net.Parameters.Flops.Total;
+        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var times = new double[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            times[i] = Step(i + 1);
+            Console.WriteLine($"step {i + 1}/{steps}: {times[i] * 1000:F1} ms ({batch / times[i]:F1} samples/s)");
+        }
+        long allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / steps;
+        double median = Statistics.Median(times);
+        // Backward costs two forward-sized products per layer (input and weight gradients): 3x forward in all.
+        double gflops = 3.0 * forwardFlops / median / 1e9;
+        var peak = CpuPeak.Estimate(threads);
+        var result = new
+        {
+            bench = "unet",
+            batch,
+            threads,
+            steps,
+            parameters = net.Parameters.ElementCount,
+            samples_per_s = Math.Round(batch / median, 2),
+            s_per_step = Math.Round(median, 5),
+            gflops = Math.Round(gflops, 1),
+            gflop_per_sample_forward = Math.Round(forwardFlops / (double)batch / 1e9, 4),
+            peak_gflops = Math.Round(peak.Gflops, 0),
+            peak_fraction = Math.Round(gflops / peak.Gflops, 3),
+            peak_basis = peak.Basis,
+            allocated_bytes_per_step = allocatedPerStep,
+            backend = backend.Name,
+        };
+        Console.WriteLine(JsonSerializer.Serialize(result));
+        return 0;
+    }
+
+    internal static float[] RandomNormal(int count, ulong seed)
+    {
+        var a = new float[count];
+        for (int i = 0; i < count; i++)
+        {
+            double u1 = Math.Max(CounterRng.Uniform(seed, (ulong)(2 * i)), 1e-7), u2 = CounterRng.Uniform(seed, (ulong)(2 * i + 1));
+            a[i] = (float)(Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+        }
+        return a;
+    }
+}

@@ -1,0 +1,69 @@
+using CatchUp.IO;
+using CatchUp.Nn;
+
+namespace CatchUp.Models;
+
+/// <summary>Moves a network's parameters to and from a PyTorch-compatible state dict (reference key names).</summary>
+public static class StateDict
+{
+    private static readonly int[] ResampleFilterShape = [1, 1, 2, 2];
+
+    /// <summary>
+    /// Uploads every parameter from <paramref name="tensors"/>. Unknown keys, missing parameters, wrong shapes,
+    /// non-finite values and resample-filter buffers other than EDM's are errors naming the key and the file.
+    /// Keys for which <paramref name="ignore"/> returns true are skipped (e.g. another network's tensors).
+    /// </summary>
+    public static void Load(ParameterSet parameters, IReadOnlyDictionary<string, HostTensor> tensors, string sourcePath,
+        Func<string, bool>? ignore = null)
+    {
+        var buffers = new HashSet<string>(parameters.ResampleFilterBuffers, StringComparer.Ordinal);
+        foreach (var (key, tensor) in tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (ignore?.Invoke(key) == true || parameters.TryGet(key, out _)) continue;
+            if (buffers.Contains(key))
+            {
+                if (!tensor.HasShape(ResampleFilterShape) || tensor.Data.Any(v => v != 0.25f))
+                    throw new InvalidDataFileException(sourcePath,
+                        $"buffer '{key}' must be the [1,1] resample filter (shape [1, 1, 2, 2], all 0.25), got {tensor}");
+                continue;
+            }
+            throw new InvalidDataFileException(sourcePath, $"unknown tensor '{key}' {HostTensor.FormatShape(tensor.Shape)}: the model has no such parameter");
+        }
+        foreach (var p in parameters.All)
+        {
+            if (!tensors.TryGetValue(p.Name, out var t))
+                throw new InvalidDataFileException(sourcePath, $"missing tensor '{p.Name}' (expected shape {HostTensor.FormatShape(p.Shape)})");
+            if (!t.HasShape(p.Shape))
+                throw new InvalidDataFileException(sourcePath,
+                    $"tensor '{p.Name}' has shape {HostTensor.FormatShape(t.Shape)}, the model expects {HostTensor.FormatShape(p.Shape)}");
+            int bad = Array.FindIndex(t.Data, v => !float.IsFinite(v));
+            if (bad >= 0) throw new InvalidDataFileException(sourcePath, $"tensor '{p.Name}' holds a non-finite value ({t.Data[bad]}) at element {bad}");
+        }
+        foreach (var p in parameters.All) parameters.Backend.Upload(tensors[p.Name].Data, p.Value);
+    }
+
+    /// <summary>Downloads the parameters (and the resample-filter buffers, so PyTorch loads the file strictly).</summary>
+    public static Dictionary<string, HostTensor> Export(ParameterSet parameters, bool includeBuffers = true, string prefix = "")
+    {
+        var result = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        foreach (var p in parameters.All)
+            result[prefix + p.Name] = new HostTensor(p.Shape.ToArray(), p.Value.ToArray());
+        if (includeBuffers)
+            foreach (var name in parameters.ResampleFilterBuffers)
+                result[prefix + name] = new HostTensor(ResampleFilterShape, [0.25f, 0.25f, 0.25f, 0.25f]);
+        return result;
+    }
+
+    /// <summary>How many extra heads a state dict holds (keys <c>heads.{i}.*</c>).</summary>
+    public static int CountHeads(IEnumerable<string> keys)
+    {
+        int count = 0;
+        foreach (var key in keys)
+        {
+            if (!key.StartsWith("heads.", StringComparison.Ordinal)) continue;
+            int dot = key.IndexOf('.', 6);
+            if (dot > 6 && int.TryParse(key.AsSpan(6, dot - 6), out int i)) count = Math.Max(count, i + 1);
+        }
+        return count;
+    }
+}
