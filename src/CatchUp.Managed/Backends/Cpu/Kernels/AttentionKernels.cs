@@ -113,7 +113,7 @@ internal static unsafe class AttentionKernels
         Vector512<float> sum = default;
         for (int j = 0; j < pp; j += Lanes)
         {
-            var e = Vector512.Exp(Vector512.Load(row + j) - vm);
+            var e = Exp(Vector512.Load(row + j) - vm);
             if (j + Lanes > p) e &= TailMask(p - j);
             e.Store(row + j);
             sum += e;

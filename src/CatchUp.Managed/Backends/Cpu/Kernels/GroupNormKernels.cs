@@ -32,6 +32,7 @@ internal static unsafe class GroupNormKernels
             int cpg = C / Groups, hw = HW;
             int tail = hw % Lanes, body = hw - tail;
             var tailMask = TailMask(tail);
+            float* tmp = stackalloc float[Lanes];
 
             // ---- statistics of u = x + shift ----
             double mean = 0, m2 = 0;
@@ -59,7 +60,7 @@ internal static unsafe class GroupNormKernels
                 }
                 if (tail != 0)
                 {
-                    var d = (LoadPartial(xp + j, tail) - vx0) & tailMask;
+                    var d = (LoadPartial(xp + j, tail, tmp) - vx0) & tailMask;
                     s1b += d; s2b = Vector512.FusedMultiplyAdd(d, d, s2b);
                 }
                 double t1 = Vector512.Sum(s1 + s1b), t2 = Vector512.Sum(s2 + s2b);
@@ -101,10 +102,10 @@ internal static unsafe class GroupNormKernels
                 }
                 if (tail != 0)
                 {
-                    var z = Vector512.FusedMultiplyAdd((LoadPartial(xp + j, tail) - hi) - lo, a, b);
+                    var z = Vector512.FusedMultiplyAdd((LoadPartial(xp + j, tail, tmp) - hi) - lo, a, b);
                     if (Silu) z *= Sigmoid(z);
                     if (Drop) z = (z * scale) & KeepMask(Seed, off + j, thr);
-                    StorePartial(z, yp + j, tail);
+                    StorePartial(z, yp + j, tail, tmp);
                 }
             }
         }
@@ -126,6 +127,7 @@ internal static unsafe class GroupNormKernels
             int cpg = C / Groups, hw = HW;
             int tail = hw % Lanes, body = hw - tail;
             var tailMask = TailMask(tail);
+            float* tmp = stackalloc float[Lanes];
             float* work = Work + worker * WorkStride;
             float mean = Mean[index], r = Rstd[index];
             var vr = Vector512.Create(r);
@@ -149,8 +151,8 @@ internal static unsafe class GroupNormKernels
                 for (int j = 0; j < hw; j += Lanes)
                 {
                     bool full = j < body;
-                    var xv = full ? Vector512.Load(xp + j) : LoadPartial(xp + j, tail);
-                    var gv = full ? Vector512.Load(dyp + j) : LoadPartial(dyp + j, tail);
+                    var xv = full ? Vector512.Load(xp + j) : LoadPartial(xp + j, tail, tmp);
+                    var gv = full ? Vector512.Load(dyp + j) : LoadPartial(dyp + j, tail, tmp);
                     var xh = ((xv - hi) - lo) * vr;
                     if (Drop) gv = (gv * scale) & KeepMask(Seed, off + j, thr);
                     if (Silu)
@@ -196,9 +198,9 @@ internal static unsafe class GroupNormKernels
                 }
                 if (tail != 0)
                 {
-                    var xh = ((LoadPartial(xp + j, tail) - hi) - lo) * vr;
+                    var xh = ((LoadPartial(xp + j, tail, tmp) - hi) - lo) * vr;
                     var du = Vector512.FusedMultiplyAdd(k1, Vector512.Load(dz + j), Vector512.FusedMultiplyAdd(kB, xh, kA));
-                    StorePartial(du, dxp + j, tail);
+                    StorePartial(du, dxp + j, tail, tmp);
                     sdu += du & tailMask;
                 }
                 if (Dshift != null) Dshift[n * C + c] = Vector512.Sum(sdu);
