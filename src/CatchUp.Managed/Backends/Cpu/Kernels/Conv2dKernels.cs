@@ -24,7 +24,7 @@ internal static unsafe class Conv2dKernels
     /// <summary>Test hook: forces a SIMD path for calls made from this thread (null = best available).</summary>
     [ThreadStatic] internal static ConvSimd? ForceSimd;
 
-    internal static ConvSimd Simd => ForceSimd ?? (Vector512.IsHardwareAccelerated ? ConvSimd.V512
+    internal static ConvSimd Simd => ForceSimd ?? (SimdInfo.HasAvx512 ? ConvSimd.V512 /* see SimdInfo: not Vector512.IsHardwareAccelerated */
         : Vector256.IsHardwareAccelerated ? ConvSimd.V256 : ConvSimd.Scalar);
 
     private const int Mr = ConvMicroKernels.Mr;
