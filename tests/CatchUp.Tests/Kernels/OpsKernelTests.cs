@@ -468,6 +468,17 @@ public sealed class OpsKernelTests : IDisposable
         Verify(Loss, [new("a", a, da.ToArray()), new("b", b, db.ToArray())]);
     }
 
+    [Fact]
+    public void GradCheck_RejectsAWrongGradient()
+    {
+        var x = Random(6, 160);
+        var right = x.Select(v => 3f * v * v).ToArray();              // d/dx sum x^3
+        var wrong = right.Select(v => v * 1.05f).ToArray();
+        double Loss() => x.Sum(v => (double)v * v * v);
+        Verify(Loss, [new Input("x", x, right)]);
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => Verify(Loss, [new Input("x", x, wrong)]));
+    }
+
     // ------------------------------------------------------------------ losses
 
     [Theory]
