@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using CatchUp.Backends;
 using CatchUp.Backends.Cpu;
 using CatchUp.Diagnostics;
 using CatchUp.Models;
@@ -20,22 +21,25 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
         var seed = new Option<ulong>("--seed") { Description = "Seed for weights, data and dropout", DefaultValueFactory = _ => 0UL };
+        var profile = new Option<bool>("--profile") { Description = "Also print the time spent in each backend op" };
         var unet = new Command("unet", "Time N forward+backward passes of the network (MSE to a random target, dropout as configured)")
         {
-            model, batch, threads, steps, seed,
+            model, batch, threads, steps, seed, profile,
         };
         unet.SetAction(r => CliApp.Guard(() => RunUnet(ModelLoading.LoadConfig(r.GetValue(model)!), r.GetValue(batch),
-            r.GetValue(threads), r.GetValue(steps), r.GetValue(seed))));
+            r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile))));
         bench.Add(unet);
         return bench;
     }
 
-    private static int RunUnet(SongUNetConfig config, int batch, int threads, int steps, ulong seed)
+    private static int RunUnet(SongUNetConfig config, int batch, int threads, int steps, ulong seed, bool profile)
     {
         if (batch < 1) throw new CliUsageException("--batch must be at least 1");
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
         if (steps < 1) throw new CliUsageException("--steps must be at least 1");
-        using var backend = new CpuBackend(threads);
+        using var cpu = new CpuBackend(threads);
+        var profiler = profile ? new ProfilingBackend(cpu) : null;
+        IBackend backend = profiler ?? (IBackend)cpu;
         using var net = new SongUNet(config, backend);
         net.Parameters.Initialize(seed);
         int r = config.ImgResolution;
@@ -61,15 +65,25 @@ internal static class BenchCommand
         net.Parameters.Flops.Reset();
         Step(0);
         long forwardFlops = net.Parameters.Flops.Total;
-        long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        profiler?.Reset();
+        long allocated = 0;
         var times = new double[steps];
         for (int i = 0; i < steps; i++)
         {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
             times[i] = Step(i + 1);
+            allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
             Console.WriteLine($"step {i + 1}/{steps}: {times[i] * 1000:F1} ms ({batch / times[i]:F1} samples/s)");
         }
-        long allocatedPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / steps;
+        long allocatedPerStep = allocated / steps;
         double median = Statistics.Median(times);
+        if (profiler is not null)
+        {
+            double total = times.Sum();
+            Console.WriteLine($"{"op",-24} {"ms/step",9} {"share",7} {"calls/step",11}");
+            foreach (var (op, seconds, calls) in profiler.Report())
+                Console.WriteLine($"{op,-24} {seconds * 1000 / steps,9:F1} {seconds / total,7:P1} {calls / (double)steps,11:F0}");
+        }
         // Backward costs two forward-sized products per layer (input and weight gradients): 3x forward in all.
         double gflops = 3.0 * forwardFlops / median / 1e9;
         var peak = CpuPeak.Estimate(threads);
@@ -88,7 +102,7 @@ internal static class BenchCommand
             peak_fraction = Math.Round(gflops / peak.Gflops, 3),
             peak_basis = peak.Basis,
             allocated_bytes_per_step = allocatedPerStep,
-            backend = backend.Name,
+            backend = cpu.Name,
         };
         Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
