@@ -10,6 +10,10 @@ public readonly record struct DropoutSpec(float P, ulong Seed)
     public bool Active => P > 0f;
 }
 
+/// <summary>One Adam/AdamW update. Bias corrections are 1 - beta^step; weight decay is decoupled (AdamW) when
+/// <see cref="Decoupled"/>, else added to the gradient (Adam with L2).</summary>
+public readonly record struct AdamSpec(float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay, bool Decoupled, long Step);
+
 /// <summary>
 /// The compute device. Every tensor argument must belong to this backend. Conventions:
 /// activation gradients (dx) are overwritten; parameter gradients (dw, db, dgamma, dbeta) are accumulated (+=),
@@ -84,6 +88,24 @@ public interface IBackend : IDisposable
     void ConcatScaled(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y);
     /// <summary>da, db overwritten with the scaled slices of dy.</summary>
     void ConcatScaledBackward(Tensor dy, Tensor? scaleA, Tensor? scaleB, Tensor da, Tensor db);
+
+    // ---- per-sample arithmetic (a, b are [N] tensors of per-sample scalars, null = 1) ----
+    /// <summary>y[n,...] = (ca * a[n]) * x[n,...] + (cb * b[n]) * y[n,...].</summary>
+    void ScaleAddPerSample(Tensor x, Tensor? a, float ca, Tensor y, Tensor? b, float cb);
+    /// <summary>y[n,...] = mask[n] != 0 ? ifTrue[n,...] : ifFalse[n,...].</summary>
+    void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y);
+    /// <summary>Encoder reparameterization: mu = first half of the channels, logvar = second half;
+    /// x1 = mu + noise * exp(logvar / 2).</summary>
+    void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1);
+    /// <summary>dMuLogvar = d(x1)/d(mu, logvar) applied to dx1 (overwritten).</summary>
+    void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar);
+
+    // ---- optimizer ----
+    void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec);
+    /// <summary>ema = decay * ema + (1 - decay) * param.</summary>
+    void EmaUpdate(Tensor ema, Tensor param, float decay);
+    /// <summary>Sum of squares (double accumulation) returned to the host; NaN/Inf propagate.</summary>
+    double SumSquares(Tensor x);
 
     // ---- losses (return the scalar to the host) ----
     /// <summary>Returns mean((a-b)^2); when grad is non-null writes grad = gradScale * 2(a-b)/Length.</summary>

@@ -59,6 +59,13 @@ public sealed class ProfilingBackend : IBackend
     public void AttentionBackward(Tensor qkv, Tensor probs, Tensor dy, Tensor dqkv) { long s = Begin(); _inner.AttentionBackward(qkv, probs, dy, dqkv); End("AttentionBackward", s); }
     public void ConcatScaled(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y) { long s = Begin(); _inner.ConcatScaled(a, b, scaleA, scaleB, y); End("ConcatScaled", s); }
     public void ConcatScaledBackward(Tensor dy, Tensor? scaleA, Tensor? scaleB, Tensor da, Tensor db) { long s = Begin(); _inner.ConcatScaledBackward(dy, scaleA, scaleB, da, db); End("ConcatScaledBackward", s); }
+    public void ScaleAddPerSample(Tensor x, Tensor? a, float ca, Tensor y, Tensor? b, float cb) { long s = Begin(); _inner.ScaleAddPerSample(x, a, ca, y, b, cb); End("ScaleAddPerSample", s); }
+    public void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y) { long s = Begin(); _inner.SelectPerSample(mask, ifTrue, ifFalse, y); End("SelectPerSample", s); }
+    public void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1) { long s = Begin(); _inner.Reparameterize(muLogvar, noise, x1); End("Reparameterize", s); }
+    public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar) { long s = Begin(); _inner.ReparameterizeBackward(muLogvar, noise, dx1, dMuLogvar); End("ReparameterizeBackward", s); }
+    public void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec) { long s = Begin(); _inner.AdamStep(param, grad, m, v, spec); End("AdamStep", s); }
+    public void EmaUpdate(Tensor ema, Tensor param, float decay) { long s = Begin(); _inner.EmaUpdate(ema, param, decay); End("EmaUpdate", s); }
+    public double SumSquares(Tensor x) { long s = Begin(); var r = _inner.SumSquares(x); End("SumSquares", s); return r; }
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale) { long s = Begin(); var r = _inner.MseLoss(a, b, grad, gradScale); End("MseLoss", s); return r; }
     public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale) { long s = Begin(); var r = _inner.KlLoss(muLogvar, grad, gradScale); End("KlLoss", s); return r; }
 

@@ -6,6 +6,8 @@ using CatchUp.Backends.Cpu;
 using CatchUp.Diagnostics;
 using CatchUp.Models;
 using CatchUp.Nn;
+using CatchUp.Objectives;
+using CatchUp.Training;
 using CatchUp.Tensors;
 
 namespace CatchUp.Cli;
@@ -29,6 +31,7 @@ internal static class BenchCommand
         unet.SetAction(r => CliApp.Guard(() => RunUnet(ModelLoading.LoadConfig(r.GetValue(model)!), r.GetValue(batch),
             r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile))));
         bench.Add(unet);
+        bench.Add(CreateTrainStep());
         return bench;
     }
 
@@ -77,13 +80,7 @@ internal static class BenchCommand
         }
         long allocatedPerStep = allocated / steps;
         double median = Statistics.Median(times);
-        if (profiler is not null)
-        {
-            double total = times.Sum();
-            Console.WriteLine($"{"op",-24} {"ms/step",9} {"share",7} {"calls/step",11}");
-            foreach (var (op, seconds, calls) in profiler.Report())
-                Console.WriteLine($"{op,-24} {seconds * 1000 / steps,9:F1} {seconds / total,7:P1} {calls / (double)steps,11:F0}");
-        }
+        if (profiler is not null) PrintProfile(profiler, times.Sum(), steps);
         // Backward costs two forward-sized products per layer (input and weight gradients): 3x forward in all.
         double gflops = 3.0 * forwardFlops / median / 1e9;
         var peak = CpuPeak.Estimate(threads);
@@ -106,6 +103,104 @@ internal static class BenchCommand
         };
         Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
+    }
+
+    private static Command CreateTrainStep()
+    {
+        var model = new Option<string>("--model") { Description = "Model config JSON (or mnist-paper / cifar10-paper)", DefaultValueFactory = _ => "mnist-paper" };
+        var objective = new Option<string>("--objective") { Description = "rf | curvature | cud", DefaultValueFactory = _ => "cud" };
+        var rk = new Option<int>("--rk") { Description = "CUD order: 12 | 23 | 34", DefaultValueFactory = _ => 12 };
+        var encoder = new Option<bool>("--encoder") { Description = "Use the noise encoder (always on for curvature)" };
+        var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 64 };
+        var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
+        var profile = new Option<bool>("--profile") { Description = "Also print the time spent in each backend op" };
+        var command = new Command("train-step", "Time complete training steps (objective, backward, Adam, EMA) on random data")
+        {
+            model, objective, rk, encoder, batch, threads, steps, profile,
+        };
+        command.SetAction(r => CliApp.Guard(() =>
+        {
+            var kind = r.GetValue(objective) switch
+            {
+                "rf" => ObjectiveKind.Rf, "curvature" => ObjectiveKind.Curvature, "cud" => ObjectiveKind.Cud,
+                var s => throw new CliUsageException($"--objective {s}: expected rf, curvature or cud"),
+            };
+            int order = r.GetValue(rk) switch { 12 => 1, 23 => 2, 34 => 3, var k => throw new CliUsageException($"--rk {k}: expected 12, 23 or 34") };
+            var options = new ObjectiveOptions { Kind = kind, Order = order, Encoder = r.GetValue(encoder) };
+            return RunTrainStep(ModelLoading.LoadConfig(r.GetValue(model)!), options, r.GetValue(batch), r.GetValue(threads), r.GetValue(steps), r.GetValue(profile));
+        }));
+        return command;
+    }
+
+    private static int RunTrainStep(SongUNetConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile)
+    {
+        if (batch < 1 || threads < 1 || steps < 1) throw new CliUsageException("--batch, --threads and --steps must be at least 1");
+        using var cpu = new CpuBackend(threads);
+        var profiler = profile ? new ProfilingBackend(cpu) : null;
+        IBackend backend = profiler ?? (IBackend)cpu;
+        config = config with { ExtraHeads = Math.Max(config.ExtraHeads, options.ExtraHeads) };
+        using var net = new SongUNet(config, backend);
+        using var ema = new SongUNet(config, backend);
+        net.Parameters.Initialize(1);
+        using var encoder = options.UsesEncoder ? new NoiseEncoder(config, backend) : null;
+        encoder?.Network.Parameters.Initialize(2);
+        using var objective = new FlowObjective(options, net, ema, encoder);
+        var trainable = net.Parameters.All.Concat(encoder?.Network.Parameters.All ?? []).ToList();
+        using var adam = new AdamOptimizer(backend, trainable);
+        var emaTracker = new EmaTracker(backend, net.Parameters, ema.Parameters, 0.999f, 0);
+        int r = config.ImgResolution;
+        var data = RandomNormal(batch * config.InChannels * r * r, 5);
+        for (int i = 0; i < data.Length; i++) data[i] = Math.Clamp(data[i] * 0.5f, -1f, 1f);
+        using var x0 = backend.FromArray(data, batch, config.InChannels, r, r);
+
+        Console.WriteLine($"bench train-step: {options.Describe()}, {net.Parameters.ElementCount:N0} parameters" +
+            (encoder is null ? "" : $" + encoder {encoder.Network.Parameters.ElementCount:N0}") + $", batch {batch}, {cpu.Name}");
+        double Step(long i)
+        {
+            long start = Stopwatch.GetTimestamp();
+            backend.Upload(data, x0);
+            net.Parameters.ZeroGrad();
+            encoder?.Network.Parameters.ZeroGrad();
+            objective.Step(x0, i, steps + 1, 1);
+            adam.Step(1e-4f);
+            emaTracker.Update(i + 1);
+            backend.Synchronize();
+            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        Step(0);
+        profiler?.Reset();
+        var times = new double[steps];
+        long allocated = 0;
+        for (int i = 0; i < steps; i++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            times[i] = Step(i + 1);
+            allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
+            Console.WriteLine($"step {i + 1}/{steps}: {times[i] * 1000:F1} ms ({batch / times[i]:F1} samples/s), loss {objective.Terms.Total:F4}");
+        }
+        if (profiler is not null) PrintProfile(profiler, times.Sum(), steps);
+        double median = Statistics.Median(times);
+        Console.WriteLine(JsonSerializer.Serialize(new
+        {
+            bench = "train-step",
+            objective = options.Describe(),
+            batch,
+            threads,
+            steps,
+            samples_per_s = Math.Round(batch / median, 2),
+            s_per_step = Math.Round(median, 5),
+            allocated_bytes_per_step = allocated / steps,
+            backend = cpu.Name,
+        }));
+        return 0;
+    }
+
+    private static void PrintProfile(ProfilingBackend profiler, double totalSeconds, int steps)
+    {
+        Console.WriteLine($"{"op",-24} {"ms/step",9} {"share",7} {"calls/step",11}");
+        foreach (var (op, seconds, calls) in profiler.Report())
+            Console.WriteLine($"{op,-24} {seconds * 1000 / steps,9:F1} {seconds / totalSeconds,7:P1} {calls / (double)steps,11:F0}");
     }
 
     internal static float[] RandomNormal(int count, ulong seed)

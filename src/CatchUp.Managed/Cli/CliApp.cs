@@ -10,6 +10,7 @@ public static class CliApp
     {
         var root = new RootCommand("CatchUp: Catch-Up Distillation for few-step generative models, in .NET")
         {
+            TrainCommand.Create(),
             VelocityCommand.Create(),
             BenchCommand.Create(),
         };

@@ -6,6 +6,9 @@ namespace CatchUp.IO;
 /// </summary>
 internal static class AtomicFile
 {
+    public static void WriteAllText(string path, string text) =>
+        Write(path, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(text)));
+
     public static void Write(string path, Action<FileStream> writeContent)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

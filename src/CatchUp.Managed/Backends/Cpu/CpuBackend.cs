@@ -111,6 +111,17 @@ public sealed unsafe class CpuBackend : IBackend
     public void ConcatScaledBackward(Tensor dy, Tensor? scaleA, Tensor? scaleB, Tensor da, Tensor db)
         => ConcatKernels.Backward(_pool, dy, scaleA, scaleB, da, db);
 
+    public void ScaleAddPerSample(Tensor x, Tensor? a, float ca, Tensor y, Tensor? b, float cb)
+        => PerSampleKernels.ScaleAdd(_pool, x, a, ca, y, b, cb);
+    public void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y) => PerSampleKernels.Select(_pool, mask, ifTrue, ifFalse, y);
+    public void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1) => PerSampleKernels.Reparameterize(_pool, muLogvar, noise, x1);
+    public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar)
+        => PerSampleKernels.ReparameterizeBackward(_pool, muLogvar, noise, dx1, dMuLogvar);
+
+    public void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec) => OptimizerKernels.Adam(_pool, param, grad, m, v, spec);
+    public void EmaUpdate(Tensor ema, Tensor param, float decay) => OptimizerKernels.Ema(_pool, ema, param, decay);
+    public double SumSquares(Tensor x) => OptimizerKernels.SumSquares(x);
+
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale) => LossKernels.Mse(_pool, a, b, grad, gradScale);
     public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale) => LossKernels.Kl(muLogvar, grad, gradScale);
 

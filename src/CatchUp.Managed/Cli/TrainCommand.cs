@@ -1,0 +1,156 @@
+using System.CommandLine;
+using CatchUp.Backends.Cpu;
+using CatchUp.Data;
+using CatchUp.Imaging;
+using CatchUp.IO;
+using CatchUp.Models;
+using CatchUp.Objectives;
+using CatchUp.Training;
+
+namespace CatchUp.Cli;
+
+/// <summary><c>catchup train</c>: train a velocity network with RF, Curvature or Catch-Up Distillation.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "quick (default: CUD RK12 on Fashion-MNIST, ~10 min on 2 cores), mnist-paper, cifar10-paper", DefaultValueFactory = _ => "quick" };
+        var config = new Option<string?>("--config") { Description = "JSON with \"model\" (reference keys) and/or \"training\" keys, applied over the preset" };
+        var model = new Option<string?>("--model") { Description = "Model config JSON (reference keys), overrides the preset's network" };
+        var objective = new Option<string?>("--objective") { Description = "rf | curvature | cud" };
+        var rk = new Option<int?>("--rk") { Description = "CUD order: 12 | 23 | 34" };
+        var stepSize = new Option<string?>("--step-size") { Description = "CUD catch-up step size: uniform | rule | fixed" };
+        var teacher = new Option<string?>("--teacher") { Description = "CUD catch-up model: train (same weights) | ema" };
+        var encoder = new Option<bool?>("--encoder") { Description = "Learned noise coupling (reparameterized encoder + KL); --encoder false to disable" };
+        var weightPrior = new Option<float?>("--weight-prior") { Description = "KL weight for the encoder (default 20)" };
+        var dynamicWeight = new Option<bool>("--dynamic-weight") { Description = "RK12 ablation: w_T = 2i/I, w_gt = 2(1 - i/I)" };
+        var discrete = new Option<bool>("--discrete-time") { Description = "Ablation: t on the grid {1..16}/16" };
+        var data = new Option<string?>("--data") { Description = "Dataset directory (MNIST/Fashion-MNIST IDX files or CIFAR-10 binary batches)" };
+        var dataset = new Option<string?>("--dataset") { Description = "fashion-mnist | mnist | cifar10 (default: detected from --data)" };
+        var outDir = new Option<string?>("--out") { Description = "Run directory (default runs/<time>-<objective>)" };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its last checkpoint" };
+        var iterations = new Option<long?>("--iterations") { Description = "Total training iterations" };
+        var batch = new Option<int?>("--batch") { Description = "Batch size" };
+        var lr = new Option<float?>("--lr") { Description = "Peak learning rate" };
+        var warmup = new Option<long?>("--warmup") { Description = "Linear warm-up iterations" };
+        var optimizer = new Option<string?>("--optimizer") { Description = "adam | adamw" };
+        var weightDecay = new Option<float?>("--weight-decay") { Description = "Weight decay (AdamW: decoupled)" };
+        var emaDecay = new Option<float?>("--ema-decay") { Description = "EMA decay" };
+        var emaStart = new Option<long?>("--ema-start") { Description = "Iteration from which the EMA averages (before: copies)" };
+        var seed = new Option<ulong?>("--seed") { Description = "Seed: weights, data order, noise, dropout" };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads" };
+        var checkpointEvery = new Option<long?>("--checkpoint-every") { Description = "Checkpoint interval (iterations)" };
+        var sampleEvery = new Option<long?>("--sample-every") { Description = "Sample-grid interval (iterations)" };
+        var logEvery = new Option<long?>("--log-every") { Description = "metrics.jsonl interval (iterations)" };
+        var command = new Command("train", "Train a few-step generative model (Catch-Up Distillation and baselines)")
+        {
+            preset, config, model, objective, rk, stepSize, teacher, encoder, weightPrior, dynamicWeight, discrete, data, dataset,
+            outDir, resume, iterations, batch, lr, warmup, optimizer, weightDecay, emaDecay, emaStart, seed, threads,
+            checkpointEvery, sampleEvery, logEvery,
+        };
+        command.SetAction(r => CliApp.Guard(() =>
+        {
+            string? resumeDir = r.GetValue(resume);
+            TrainingOptions o;
+            if (resumeDir is not null)
+            {
+                string cfg = Path.Combine(resumeDir, "config.json");
+                if (!Directory.Exists(resumeDir)) throw new CliUsageException($"--resume {resumeDir}: no such run directory");
+                o = TrainingOptions.Load(cfg, TrainingOptions.Quick);
+                if (r.GetValue(iterations) is long extend) o = o with { Iterations = extend };
+                if (r.GetValue(threads) is int th) o = o with { Threads = th };
+            }
+            else
+            {
+                o = Presets(r.GetValue(preset)!);
+                if (r.GetValue(config) is string c) o = TrainingOptions.Load(c, o);
+                if (r.GetValue(model) is string m) o = o with { Model = ModelLoading.LoadConfig(m) };
+                var ob = o.Objective;
+                if (r.GetValue(objective) is string os) ob = ob with { Kind = os switch
+                {
+                    "rf" => ObjectiveKind.Rf, "curvature" => ObjectiveKind.Curvature, "cud" => ObjectiveKind.Cud,
+                    _ => throw new CliUsageException($"--objective {os}: expected rf, curvature or cud"),
+                } };
+                if (r.GetValue(rk) is int k) ob = ob with { Order = k switch { 12 => 1, 23 => 2, 34 => 3, _ => throw new CliUsageException($"--rk {k}: expected 12, 23 or 34") } };
+                if (r.GetValue(stepSize) is string ss) ob = ob with { StepSize = Enum.TryParse<StepSizeStrategy>(ss, true, out var st) ? st : throw new CliUsageException($"--step-size {ss}: expected uniform, rule or fixed") };
+                if (r.GetValue(teacher) is string te) ob = ob with { Teacher = Enum.TryParse<TeacherKind>(te, true, out var tk) ? tk : throw new CliUsageException($"--teacher {te}: expected train or ema") };
+                if (r.GetValue(encoder) is bool enc) ob = ob with { Encoder = enc };
+                if (r.GetValue(weightPrior) is float wp) ob = ob with { WeightPrior = wp };
+                if (r.GetValue(dynamicWeight)) ob = ob with { DynamicWeight = true };
+                if (r.GetValue(discrete)) ob = ob with { DiscreteTime = true };
+                o = o with { Objective = ob };
+                if (r.GetValue(data) is string d) o = o with { DataDir = d, Dataset = r.GetValue(dataset) ?? DetectDataset(d) };
+                else if (r.GetValue(dataset) is string ds) o = o with { Dataset = ds };
+                if (r.GetValue(iterations) is long it) o = o with { Iterations = it };
+                if (r.GetValue(batch) is int b) o = o with { Batch = b };
+                if (r.GetValue(lr) is float l) o = o with { LearningRate = l };
+                if (r.GetValue(warmup) is long w) o = o with { Warmup = w };
+                if (r.GetValue(optimizer) is string opt) o = o with { Optimizer = opt };
+                if (r.GetValue(weightDecay) is float wd) o = o with { WeightDecay = wd };
+                if (r.GetValue(emaDecay) is float ed) o = o with { EmaDecay = ed };
+                if (r.GetValue(emaStart) is long es) o = o with { EmaStart = es };
+                if (r.GetValue(seed) is ulong sd) o = o with { Seed = sd };
+                if (r.GetValue(threads) is int th) o = o with { Threads = th };
+                if (r.GetValue(checkpointEvery) is long ce) o = o with { CheckpointEvery = ce };
+                if (r.GetValue(sampleEvery) is long se) o = o with { SampleEvery = se };
+                if (r.GetValue(logEvery) is long le) o = o with { LogEvery = le };
+            }
+            try { o.Validate("command line"); }
+            catch (InvalidDataFileException e) { throw new CliUsageException(e.Problem); }
+            return Run(o, r.GetValue(outDir), resumeDir);
+        }));
+        return command;
+    }
+
+    private static TrainingOptions Presets(string name)
+    {
+        try { return TrainingOptions.Preset(name); }
+        catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+    }
+
+    private static string DetectDataset(string dir) => ImageDataset.Detect(dir) switch
+    {
+        DatasetKind.Cifar10 => "cifar10",
+        DatasetKind.Mnist => "mnist",
+        DatasetKind.FashionMnist => "fashion-mnist",
+        _ => throw new CliUsageException($"--data {dir}: found neither IDX files (train-images-idx3-ubyte[.gz]) nor CIFAR-10 batches (data_batch_*.bin)"),
+    };
+
+    internal static DatasetKind ParseDataset(string name) => name switch
+    {
+        "fashion-mnist" => DatasetKind.FashionMnist,
+        "mnist" => DatasetKind.Mnist,
+        "cifar10" => DatasetKind.Cifar10,
+        _ => throw new CliUsageException($"dataset '{name}': expected fashion-mnist, mnist or cifar10"),
+    };
+
+    internal static int Run(TrainingOptions o, string? outDir, string? resumeDir)
+    {
+        string runDir = resumeDir ?? outDir ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{o.Objective.Describe()}");
+        if (resumeDir is null && File.Exists(Checkpoint.PathIn(runDir)))
+            throw new CliUsageException($"{runDir} already holds a run with a checkpoint; continue it with --resume {runDir} or choose another --out");
+        Directory.CreateDirectory(runDir);
+        var data = ImageDataset.Load(o.DataDir, ParseDataset(o.Dataset), train: true);
+        using var backend = new CpuBackend(o.Threads);
+        using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images));
+        if (resumeDir is not null) trainer.Resume();
+        AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), o.ToJson());
+        Console.WriteLine($"run {runDir}: {o.Objective.Describe()} on {o.Dataset} ({data.Count} images), " +
+            $"{trainer.Network.Parameters.ElementCount:N0} parameters, batch {o.Batch}, {o.Iterations} iterations, {backend.Name}" +
+            (trainer.Iteration > 0 ? $", resuming at iteration {trainer.Iteration}" : ""));
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        try { trainer.Run(Console.Out, cancel: cancel.Token); }
+        catch (TrainingDivergedException e) { Console.Error.WriteLine($"catchup: error: {e.Message}"); return 1; }
+        finally { Console.CancelKeyPress -= onCancel; }
+        if (cancel.IsCancellationRequested)
+        {
+            trainer.SaveCheckpoint();
+            Console.WriteLine($"interrupted at iteration {trainer.Iteration}; checkpoint saved. Continue with: catchup train --resume {runDir}");
+            return 130;
+        }
+        Console.WriteLine($"done: {runDir}/checkpoint.safetensors, metrics.jsonl, samples/*.png ({trainer.NanSkips} non-finite steps skipped)");
+        return 0;
+    }
+}

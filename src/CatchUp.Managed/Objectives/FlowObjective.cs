@@ -1,0 +1,248 @@
+using CatchUp.Backends;
+using CatchUp.Models;
+using CatchUp.Nn;
+using CatchUp.Tensors;
+
+namespace CatchUp.Objectives;
+
+/// <summary>
+/// One training step's loss and gradients for rectified flow, Curvature (RF + noise encoder) and Catch-Up
+/// Distillation RK12/23/34 (SPEC sections 1-3). Catch-up passes run first without saving activations (dropout on);
+/// the student's forward and backward run last. Gradients are accumulated into the networks' parameter grads.
+/// </summary>
+public sealed class FlowObjective : IDisposable
+{
+    private readonly ObjectiveOptions _o;
+    private readonly SongUNet _net;
+    private readonly SongUNet? _emaTeacher;
+    private readonly NoiseEncoder? _encoder;
+    private readonly IBackend _b;
+    private readonly int _k;
+    private float[] _t = [], _dt = [], _mask = [], _oneMinusT = [], _tMinusDt = [], _noise = [];
+    private float[][] _c = [];
+    private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tMinusDtDev, _noiseDev, _z, _vStar, _y, _p, _zeros, _dVStar, _dx1, _tmp;
+    private readonly Tensor?[] _cDev = new Tensor?[4], _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
+    private readonly Tensor?[] _dHeads = new Tensor?[2];
+
+    public FlowObjective(ObjectiveOptions options, SongUNet net, SongUNet? emaTeacher, NoiseEncoder? encoder)
+    {
+        _o = options;
+        _net = net;
+        _b = net.Backend;
+        _emaTeacher = emaTeacher;
+        _encoder = encoder;
+        _k = options.Kind == ObjectiveKind.Cud ? options.Order : 0;
+        if (_k is < 0 or > 3) throw new ArgumentException("CUD order must be 1, 2 or 3");
+        if (net.HeadCount < options.ExtraHeads) throw new ArgumentException($"CUD RK order {_k} needs {options.ExtraHeads} extra heads, the network has {net.HeadCount}");
+        if (options.UsesEncoder && encoder is null) throw new ArgumentException($"{options.Describe()} needs the noise encoder");
+        if (options.Teacher == TeacherKind.Ema && emaTeacher is null) throw new ArgumentException("an EMA teacher needs the EMA network");
+        var names = new List<string>();
+        if (_k == 0) names.Add("mse");
+        else if (_k == 1) names.AddRange(["catchup", "ground_truth"]);
+        else for (int j = 1; j <= _k; j++) names.AddRange([$"catchup{j}", $"ground_truth{j}"]);
+        if (options.UsesEncoder) names.Add("kl");
+        Terms = new LossTerms(names.ToArray());
+    }
+
+    public LossTerms Terms { get; }
+    public ObjectiveOptions Options => _o;
+
+    /// <summary>Host copies of this step's per-sample draws (for tests and logging).</summary>
+    public ReadOnlySpan<float> Times => _t;
+    public ReadOnlySpan<float> StepSizes => _dt;
+    public ReadOnlySpan<float> Mask => _mask;
+
+    /// <summary>Catch-up targets T_j of the last step (j = 1..k), objective-owned.</summary>
+    public Tensor Target(int j) => _targets[j - 1] ?? throw new InvalidOperationException("no targets yet");
+
+    /// <summary>Computes the loss on data x0 at iteration i of I and accumulates gradients (callers zero them first).</summary>
+    public LossTerms Step(Tensor x0, long iteration, long totalIterations, ulong runSeed)
+    {
+        var rand = new StepRandomness(runSeed, iteration);
+        int n = x0.N;
+        DrawTimes(rand, n);
+        Upload(ref _tDev, _t, n); Upload(ref _oneMinusTDev, _oneMinusT, n);
+        Upload(ref _dtDev, _dt, n); Upload(ref _maskDev, _mask, n); Upload(ref _tMinusDtDev, _tMinusDt, n);
+        for (int j = 1; j <= Math.Max(_k, 1); j++) Upload(ref _cDev[j], _c[j], n);
+
+        // Noise x1: independent N(0, I), or the encoder's reparameterized coupling.
+        if (_noise.Length != x0.Length) _noise = new float[x0.Length];
+        rand.Normal("noise", _noise);
+        var noise = _b.Ensure(ref _noiseDev, x0.Shape);
+        _b.Upload(_noise, noise);
+        var x1 = _encoder is null ? noise : _encoder.Encode(x0, noise, rand.DropoutSeed("encoder"));
+
+        // z_t = t x1 + (1 - t) x0;  v* = x1 - x0.
+        var z = _b.Ensure(ref _z, x0.Shape);
+        _b.Copy(x0, z);
+        _b.ScaleAddPerSample(x1, _tDev, 1f, z, _oneMinusTDev, 1f);
+        var vStar = _b.Ensure(ref _vStar, x0.Shape);
+        _b.Copy(x1, vStar);
+        _b.Axpby(-1f, x0, 1f, vStar);
+
+        if (_k > 0) ComputeCatchUpTargets(rand, z, vStar);
+
+        var output = _net.Forward(z, _tDev!, ForwardMode.Train(rand.DropoutSeed("student")), computeHeads: _k >= 2);
+        Terms.Clear();
+        Tensor dv;
+        if (_k == 0)
+        {
+            dv = Grad(_dGt, 0);
+            Terms[0] = _b.MseLoss(output.V, vStar, dv, 1f);
+            Terms.Total = Terms[0];
+        }
+        else
+        {
+            (float wT, float wGt) = _k == 1 ? Rk12Weights(iteration, totalIterations) : (1f, 1f);
+            for (int j = 1; j <= _k; j++)
+            {
+                var pred = j == 1 ? output.V : output.Heads[j - 2];
+                double catchUp = _b.MseLoss(pred, _targets[j - 1]!, Grad(_dTeacher, j - 1), wT);
+                double groundTruth = _b.MseLoss(pred, vStar, Grad(_dGt, j - 1), wGt);
+                _b.Axpby(1f, _dTeacher[j - 1]!, 1f, _dGt[j - 1]!); // dGt_j now holds dL/dpred_j
+                Terms[2 * (j - 1)] = catchUp;
+                Terms[2 * (j - 1) + 1] = groundTruth;
+                Terms.Total += wT * catchUp + wGt * groundTruth;
+            }
+            dv = _dGt[0]!;
+            for (int j = 2; j <= _k; j++) _dHeads[j - 2] = _dGt[j - 1];
+        }
+        var dz = _net.Backward(dv, _k >= 2 ? _dHeads : null, needInputGrad: _encoder is not null);
+
+        if (_encoder is not null)
+        {
+            float kl = _encoder.Backward(EncoderInputGradient(dz!, x0.Shape), _o.WeightPrior);
+            Terms[Terms.Count - 1] = kl;
+            Terms.Total += _o.WeightPrior * kl;
+        }
+        return Terms;
+    }
+
+    private (float, float) Rk12Weights(long i, long total)
+    {
+        if (!_o.DynamicWeight) return (_o.WeightTeacher, _o.WeightGroundTruth);
+        float f = total > 0 ? (float)i / total : 0f;
+        return (2f * f, 2f * (1f - f));
+    }
+
+    private void DrawTimes(StepRandomness rand, int n)
+    {
+        if (_t.Length != n)
+        {
+            _t = new float[n]; _dt = new float[n]; _mask = new float[n]; _oneMinusT = new float[n]; _tMinusDt = new float[n];
+            _c = [new float[n], new float[n], new float[n], new float[n]];
+        }
+        float eps = _o.TimeEpsilon;
+        int tn = _o.CatchUpSteps;
+        for (int i = 0; i < n; i++)
+        {
+            float u = rand.Uniform("t", i);
+            float t = _o.DiscreteTime ? (1 + Math.Min(tn - 1, (int)(u * tn))) / (float)tn : u * (1 - eps) + eps;
+            float dt = _o.DiscreteTime ? 1f / tn : _o.StepSize switch
+            {
+                StepSizeStrategy.Uniform => rand.Uniform("dt", i) / tn,
+                StepSizeStrategy.Rule => t / tn,
+                _ => 1f / tn,
+            };
+            _t[i] = t;
+            _oneMinusT[i] = 1 - t;
+            _dt[i] = dt;
+            _tMinusDt[i] = t - dt;
+            _mask[i] = t >= eps + Math.Max(_k, 1) * dt ? 1f : 0f;
+            for (int j = 1; j <= 3; j++) _c[j][i] = Math.Clamp(t - j * dt, eps, 1f);
+        }
+    }
+
+    private void Upload(ref Tensor? device, float[] host, int n)
+    {
+        _b.Ensure(ref device, n);
+        _b.Upload(host, device!);
+    }
+
+    private Tensor Grad(Tensor?[] slots, int j) => _b.Ensure(ref slots[j], _z!.Shape);
+
+    /// <summary>v(input, time) of the teacher (main output), copied into <paramref name="destination"/>.</summary>
+    private void Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, Tensor destination)
+    {
+        var teacher = _o.Teacher == TeacherKind.Ema ? _emaTeacher! : _net;
+        var v = teacher.Forward(input, time, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass)), computeHeads: false).V;
+        _b.Copy(v, destination);
+    }
+
+    /// <summary>y = z - scale * dt * direction.</summary>
+    private Tensor Displace(Tensor z, Tensor direction, float scale)
+    {
+        var y = _b.Ensure(ref _y, z.Shape);
+        _b.Copy(z, y);
+        _b.ScaleAddPerSample(direction, _dtDev, -scale, y, null, 1f);
+        return y;
+    }
+
+    private void ComputeCatchUpTargets(StepRandomness rand, Tensor z, Tensor vStar)
+    {
+        for (int j = 0; j < 3; j++) _b.Ensure(ref _kBuf[j], z.Shape);
+        for (int j = 0; j < _k; j++) _b.Ensure(ref _targets[j], z.Shape);
+        var k1 = _kBuf[0]!; var k2 = _kBuf[1]!; var k3 = _kBuf[2]!;
+        var p = _b.Ensure(ref _p, z.Shape);
+        Teacher(z, _tDev!, rand, "k1", k1);
+        switch (_k)
+        {
+            case 1:
+                Teacher(Displace(z, k1, 1f), _cDev[1]!, rand, "T1", _targets[0]!);
+                break;
+            case 2:
+                Teacher(Displace(z, k1, 1f), _tMinusDtDev!, rand, "k2", k2);
+                _b.Copy(k1, p);
+                _b.Axpby(1f, k2, 1f, p);                               // p = k1 + k2
+                Teacher(Displace(z, p, 0.5f), _cDev[1]!, rand, "T1", _targets[0]!);
+                Teacher(Displace(z, p, 1f), _cDev[2]!, rand, "T2", _targets[1]!);
+                break;
+            case 3:
+                Teacher(Displace(z, k1, 1f), _cDev[1]!, rand, "k2", k2);
+                _b.Axpby(7f / 4f, k1, 0f, p);
+                _b.Axpby(1f / 4f, k2, 1f, p);                          // p = 7/4 k1 + 1/4 k2
+                Teacher(Displace(z, p, 1f), _cDev[2]!, rand, "k3", k3);
+                _b.Axpby(5f / 12f, k1, 0f, p);
+                _b.Axpby(2f / 3f, k2, 1f, p);
+                _b.Axpby(-1f / 12f, k3, 1f, p);                        // P = 5/12 k1 + 2/3 k2 - 1/12 k3
+                for (int j = 1; j <= 3; j++) Teacher(Displace(z, p, j), _cDev[j]!, rand, $"T{j}", _targets[j - 1]!);
+                break;
+        }
+        // Where the catch-up chain would leave [eps, 1], the target is the ground-truth velocity.
+        for (int j = 0; j < _k; j++) _b.SelectPerSample(_maskDev!, _targets[j]!, vStar, _targets[j]!);
+    }
+
+    /// <summary>
+    /// dL/dx1 for the encoder: x1 enters through z_t = t x1 + (1-t) x0 and through v* = x1 - x0 (the ground-truth
+    /// terms, and the catch-up terms of masked-out samples whose target is v*). Catch-up targets are constants.
+    /// </summary>
+    private Tensor EncoderInputGradient(Tensor dz, ReadOnlySpan<int> shape)
+    {
+        var dx1 = _b.Ensure(ref _dx1, shape);
+        _b.Copy(dz, dx1);
+        _b.ScaleAddPerSample(dz, _tDev, 1f, dx1, null, 0f);
+        if (_k == 0)
+        {
+            _b.Axpby(-1f, _dGt[0]!, 1f, dx1);
+            return dx1;
+        }
+        var zeros = _b.Ensure(ref _zeros, shape);
+        var tmp = _b.Ensure(ref _tmp, shape);
+        for (int j = 0; j < _k; j++)
+        {
+            // _dGt[j] = dTeacher + dGroundTruth; the v*-dependent part is dGroundTruth + dTeacher on masked-out samples.
+            _b.Axpby(-1f, _dGt[j]!, 1f, dx1);
+            _b.SelectPerSample(_maskDev!, _dTeacher[j]!, zeros, tmp);
+            _b.Axpby(1f, tmp, 1f, dx1);
+        }
+        return dx1;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { _tDev, _dtDev, _maskDev, _oneMinusTDev, _tMinusDtDev, _noiseDev, _z, _vStar, _y, _p, _zeros, _dVStar, _dx1, _tmp })
+            t?.Dispose();
+        foreach (var arr in new[] { _cDev, _kBuf, _targets, _dTeacher, _dGt })
+            foreach (var t in arr) t?.Dispose();
+    }
+}

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using CatchUp.Backends;
+using CatchUp.Data;
+using CatchUp.IO;
+using CatchUp.Models;
+using CatchUp.Nn;
+using CatchUp.Objectives;
+using CatchUp.Sampling;
+using CatchUp.Tensors;
+
+namespace CatchUp.Training;
+
+/// <summary>Raised when training keeps producing non-finite losses or gradients.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// The training loop: objective step, NaN/Inf guard, Adam(W) with linear warm-up, EMA, metrics.jsonl, sample grids,
+/// atomic checkpoints and exact resume. One directory per run holds config.json and everything the run writes.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    public const int MaxConsecutiveNonFinite = 5;
+    private readonly TrainingOptions _o;
+    private readonly IBackend _b;
+    private readonly BatchSampler _sampler;
+    private readonly SongUNet _net, _ema;
+    private readonly NoiseEncoder? _encoder;
+    private readonly FlowObjective _objective;
+    private readonly AdamOptimizer _optimizer;
+    private readonly EmaTracker _emaTracker;
+    private readonly Action<string, HostTensor>? _gridWriter;
+    private readonly float[] _batchHost;
+    private readonly int[] _labels;
+    private readonly Tensor _x0;
+    private long _nanSkips, _consecutiveNonFinite;
+
+    public Trainer(TrainingOptions options, IBackend backend, ImageDataset data, string runDir, Action<string, HostTensor>? gridWriter = null)
+    {
+        _o = options;
+        _b = backend;
+        RunDir = runDir;
+        _gridWriter = gridWriter;
+        var model = options.ModelWithHeads;
+        if (data.Channels != model.InChannels || data.Height != model.ImgResolution || data.Width != model.ImgResolution)
+            throw new InvalidDataFileException(data.Source,
+                $"images are {data.Channels}x{data.Height}x{data.Width} but the model expects {model.InChannels}x{model.ImgResolution}x{model.ImgResolution}");
+        _sampler = new BatchSampler(data, options.Batch, options.Seed, options.HorizontalFlip);
+        _net = new SongUNet(model, backend);
+        _ema = new SongUNet(model, backend);
+        _net.Parameters.Initialize(options.Seed);
+        if (options.Objective.UsesEncoder)
+        {
+            _encoder = new NoiseEncoder(model, backend);
+            _encoder.Network.Parameters.Initialize(options.Seed + 1);
+        }
+        _objective = new FlowObjective(options.Objective, _net, _ema, _encoder);
+        var trainable = _net.Parameters.All.Concat(_encoder?.Network.Parameters.All ?? []).ToList();
+        _optimizer = new AdamOptimizer(backend, trainable, weightDecay: options.WeightDecay, decoupled: options.Optimizer == "adamw");
+        _emaTracker = new EmaTracker(backend, _net.Parameters, _ema.Parameters, options.EmaDecay, options.EmaStart);
+        _emaTracker.CopyFromSource();
+        _batchHost = new float[options.Batch * data.ImageSize];
+        _labels = new int[options.Batch];
+        _x0 = backend.Allocate([options.Batch, data.Channels, data.Height, data.Width]);
+    }
+
+    public string RunDir { get; }
+    public long Iteration { get; private set; }
+    public SongUNet Network => _net;
+    public SongUNet Ema => _ema;
+    public long NanSkips => _nanSkips;
+    public LossTerms LastTerms => _objective.Terms;
+
+    /// <summary>Restores the run's checkpoint (model, EMA, encoder, Adam, iteration, data position).</summary>
+    public void Resume()
+    {
+        var progress = Checkpoint.Load(RunDir, _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer);
+        if (progress.Iteration > _o.Iterations)
+            throw new InvalidDataFileException(Checkpoint.PathIn(RunDir), $"checkpoint is at iteration {progress.Iteration}, past the run's {_o.Iterations}");
+        Iteration = progress.Iteration;
+        _optimizer.Steps = progress.AdamSteps;
+        _nanSkips = progress.NanSkips;
+        _sampler.SetState(progress.Sampler);
+    }
+
+    public void SaveCheckpoint() =>
+        Checkpoint.Save(RunDir, new TrainerProgress(Iteration, _optimizer.Steps, _nanSkips, _sampler.GetState()),
+            _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer);
+
+    /// <summary>Trains until the configured iteration count (or <paramref name="stopAfter"/> more iterations).</summary>
+    public void Run(TextWriter output, long? stopAfter = null, CancellationToken cancel = default)
+    {
+        long end = stopAfter is long s ? Math.Min(_o.Iterations, Iteration + s) : _o.Iterations;
+        using var metrics = new MetricsLog(Path.Combine(RunDir, "metrics.jsonl"), Iteration);
+        var progress = new ProgressLine(Iteration, _o.Iterations, _o.LogEvery, output);
+        long windowStart = Stopwatch.GetTimestamp();
+        long windowIterations = 0;
+        while (Iteration < end && !cancel.IsCancellationRequested)
+        {
+            _sampler.NextBatch(_batchHost, _labels);
+            _b.Upload(_batchHost, _x0);
+            _net.Parameters.ZeroGrad();
+            _encoder?.Network.Parameters.ZeroGrad();
+            var terms = _objective.Step(_x0, Iteration, _o.Iterations, _o.Seed);
+            double lr = _o.LearningRate * Math.Min((Iteration + 1) / (double)Math.Max(_o.Warmup, 1), 1.0);
+            if (!double.IsFinite(terms.Total) || !GradientsFinite())
+            {
+                _nanSkips++;
+                if (++_consecutiveNonFinite >= MaxConsecutiveNonFinite)
+                    throw new TrainingDivergedException($"training diverged: {_consecutiveNonFinite} consecutive steps had non-finite loss or gradients " +
+                        $"(iteration {Iteration + 1}, {_nanSkips} skipped in all); lower --lr or raise the warm-up");
+                progress.Message($"iteration {Iteration + 1}: non-finite loss or gradient, step skipped");
+            }
+            else
+            {
+                _consecutiveNonFinite = 0;
+                _optimizer.Step((float)lr);
+            }
+            Iteration++;
+            _emaTracker.Update(Iteration);
+            windowIterations++;
+
+            if (Iteration % _o.LogEvery == 0 || Iteration == end)
+            {
+                double seconds = Stopwatch.GetElapsedTime(windowStart).TotalSeconds;
+                metrics.Write(Iteration, terms.Names, i => terms[i], terms.Total, lr, windowIterations * _o.Batch / seconds, _nanSkips);
+                windowStart = Stopwatch.GetTimestamp();
+                windowIterations = 0;
+            }
+            progress.Update(Iteration, terms.Total);
+            if (Iteration % _o.SampleEvery == 0 || Iteration == _o.Iterations) WriteSampleGrids();
+            if (Iteration % _o.CheckpointEvery == 0 || Iteration == end) SaveCheckpoint();
+        }
+    }
+
+    private bool GradientsFinite()
+    {
+        foreach (var p in _optimizer.Parameters)
+            if (!double.IsFinite(_b.SumSquares(p.Grad))) return false;
+        return true;
+    }
+
+    /// <summary>Euler 1, 4 and 16 steps from fixed noise with the EMA weights, as PNG grids under samples/.</summary>
+    public void WriteSampleGrids()
+    {
+        if (_gridWriter is null) return;
+        var cfg = _o.ModelWithHeads;
+        int n = _o.GridSamples, r = cfg.ImgResolution;
+        var noise = new float[n * cfg.InChannels * r * r];
+        StepRandomness.FillNormal(Nn.CounterRng.Hash(_o.Seed, 0x9A1DUL), noise);
+        using var z1 = _b.FromArray(noise, n, cfg.InChannels, r, r);
+        var sampler = new EulerSampler(_ema);
+        string dir = Path.Combine(RunDir, "samples");
+        Directory.CreateDirectory(dir);
+        foreach (int steps in new[] { 1, 4, 16 })
+        {
+            var x = sampler.Sample(z1, steps);
+            _gridWriter(Path.Combine(dir, $"iter{Iteration:D7}_euler{steps}.png"), new HostTensor(x.Shape.ToArray(), x.ToArray()));
+        }
+    }
+
+    public void Dispose()
+    {
+        _objective.Dispose();
+        _optimizer.Dispose();
+        _encoder?.Dispose();
+        _net.Dispose();
+        _ema.Dispose();
+        _x0.Dispose();
+    }
+}

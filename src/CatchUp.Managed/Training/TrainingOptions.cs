@@ -1,0 +1,217 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CatchUp.IO;
+using CatchUp.Models;
+using CatchUp.Objectives;
+
+namespace CatchUp.Training;
+
+/// <summary>Everything a run needs besides the data: written to the run's config.json, read back on resume.</summary>
+public sealed record TrainingOptions
+{
+    public required SongUNetConfig Model { get; init; }
+    public ObjectiveOptions Objective { get; init; } = new();
+    public string Dataset { get; init; } = "fashion-mnist";
+    public string? DataDir { get; init; }
+    public long Iterations { get; init; } = 2000;
+    public int Batch { get; init; } = 64;
+    public float LearningRate { get; init; } = 3e-4f;
+    public long Warmup { get; init; } = 100;
+    public string Optimizer { get; init; } = "adam";
+    public float WeightDecay { get; init; }
+    public float EmaDecay { get; init; } = 0.999f;
+    public long EmaStart { get; init; }
+    public ulong Seed { get; init; }
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public long CheckpointEvery { get; init; } = 500;
+    public long LogEvery { get; init; } = 10;
+    public long SampleEvery { get; init; } = 500;
+    public int GridSamples { get; init; } = 64;
+    public bool HorizontalFlip { get; init; }
+
+    /// <summary>Quick CPU preset: CUD RK12 on Fashion-MNIST with a small network; about 10 minutes on 2 cores.</summary>
+    public static TrainingOptions Quick => new()
+    {
+        Model = new SongUNetConfig
+        {
+            ImgResolution = 28, InChannels = 1, OutChannels = 1, ModelChannels = 16, ChannelMult = [1, 2, 2],
+            NumBlocks = 1, AttnResolutions = [], Dropout = 0.0, PriorShakedrop = true, Phi = 0.75,
+        },
+        Objective = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1 },
+        Iterations = 2400, Batch = 64, LearningRate = 1e-3f, Warmup = 100, EmaDecay = 0.995f, EmaStart = 100,
+        CheckpointEvery = 400, SampleEvery = 400,
+    };
+
+    /// <summary>Paper Table 11, MNIST: batch 256, lr 3e-4 with 8000 warm-up steps, 50k iterations, EMA 0.9999.</summary>
+    public static TrainingOptions MnistPaper => new()
+    {
+        Model = SongUNetConfig.MnistPaper,
+        Objective = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1, Encoder = true },
+        Dataset = "mnist", Iterations = 50_000, Batch = 256, LearningRate = 3e-4f, Warmup = 8000,
+        EmaDecay = 0.9999f, EmaStart = 8000, CheckpointEvery = 2000, SampleEvery = 2000, LogEvery = 50,
+    };
+
+    /// <summary>Paper Table 11, CIFAR-10: batch 128, lr 2e-4 with 5000 warm-up steps, 500k iterations, EMA 0.9999, flips.</summary>
+    public static TrainingOptions Cifar10Paper => new()
+    {
+        Model = SongUNetConfig.Cifar10Paper,
+        Objective = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1, Encoder = true },
+        Dataset = "cifar10", Iterations = 500_000, Batch = 128, LearningRate = 2e-4f, Warmup = 5000,
+        EmaDecay = 0.9999f, EmaStart = 5000, CheckpointEvery = 5000, SampleEvery = 5000, LogEvery = 100, HorizontalFlip = true,
+    };
+
+    public static TrainingOptions Preset(string name) => name switch
+    {
+        "quick" => Quick,
+        "mnist-paper" => MnistPaper,
+        "cifar10-paper" => Cifar10Paper,
+        _ => throw new ArgumentException($"unknown preset '{name}' (quick, mnist-paper, cifar10-paper)"),
+    };
+
+    /// <summary>The model actually built: the config plus the extra heads the objective needs.</summary>
+    public SongUNetConfig ModelWithHeads => Model with { ExtraHeads = Math.Max(Model.ExtraHeads, Objective.ExtraHeads) };
+
+    public void Validate(string source)
+    {
+        void Fail(string key, string problem) => throw new InvalidDataFileException(source, $"'{key}': {problem}");
+        if (Iterations < 1) Fail("iterations", "must be at least 1");
+        if (Batch < 1) Fail("batch", "must be at least 1");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) Fail("lr", "must be a positive number");
+        if (Warmup < 0) Fail("warmup", "must be >= 0");
+        if (Optimizer is not ("adam" or "adamw")) Fail("optimizer", "must be adam or adamw");
+        if (!(EmaDecay >= 0 && EmaDecay < 1)) Fail("ema_decay", "must be in [0, 1)");
+        if (Threads < 1) Fail("threads", "must be at least 1");
+        if (CheckpointEvery < 1 || LogEvery < 1 || SampleEvery < 1) Fail("checkpoint_every/log_every/sample_every", "must be at least 1");
+        if (Objective.Kind == ObjectiveKind.Cud && Objective.Order is < 1 or > 3) Fail("rk", "must be 12, 23 or 34");
+        if (Objective.CatchUpSteps < 1) Fail("catchup_steps", "must be at least 1");
+        Model.Validate(source);
+    }
+
+    public string ToJson()
+    {
+        var o = Objective;
+        var training = new JsonObject
+        {
+            ["objective"] = o.Kind.ToString().ToLowerInvariant(),
+            ["rk"] = o.Kind == ObjectiveKind.Cud ? o.Order * 10 + o.Order + 1 : null,
+            ["step_size"] = o.StepSize.ToString().ToLowerInvariant(),
+            ["teacher"] = o.Teacher.ToString().ToLowerInvariant(),
+            ["encoder"] = o.UsesEncoder,
+            ["weight_prior"] = o.WeightPrior,
+            ["weight_teacher"] = o.WeightTeacher,
+            ["weight_gt"] = o.WeightGroundTruth,
+            ["dynamic_weight"] = o.DynamicWeight,
+            ["discrete_time"] = o.DiscreteTime,
+            ["catchup_steps"] = o.CatchUpSteps,
+            ["dataset"] = Dataset,
+            ["data_dir"] = DataDir,
+            ["iterations"] = Iterations,
+            ["batch"] = Batch,
+            ["lr"] = LearningRate,
+            ["warmup"] = Warmup,
+            ["optimizer"] = Optimizer,
+            ["weight_decay"] = WeightDecay,
+            ["ema_decay"] = EmaDecay,
+            ["ema_start"] = EmaStart,
+            ["seed"] = Seed,
+            ["threads"] = Threads,
+            ["checkpoint_every"] = CheckpointEvery,
+            ["log_every"] = LogEvery,
+            ["sample_every"] = SampleEvery,
+            ["grid_samples"] = GridSamples,
+            ["hflip"] = HorizontalFlip,
+        };
+        var root = new JsonObject { ["model"] = JsonNode.Parse(Model.ToJson()), ["training"] = training };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Reads a run config (or a user's --config file) on top of <paramref name="defaults"/>.</summary>
+    public static TrainingOptions Parse(string json, string source, TrainingOptions defaults)
+    {
+        JsonNode? root;
+        try { root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
+        catch (JsonException e) { throw new InvalidDataFileException(source, $"not valid JSON: {e.Message}"); }
+        if (root is not JsonObject obj) throw new InvalidDataFileException(source, "the top level must be a JSON object with \"model\" and/or \"training\"");
+        foreach (var key in obj.Select(kv => kv.Key))
+            if (key is not ("model" or "training")) throw new InvalidDataFileException(source, $"unknown top-level key '{key}' (expected \"model\" and \"training\")");
+        var result = defaults;
+        if (obj["model"] is JsonNode model) result = result with { Model = SongUNetConfig.Parse(model.ToJsonString(), source) };
+        if (obj["training"] is JsonObject t) result = ApplyTraining(result, t, source);
+        else if (obj["training"] is not null) throw new InvalidDataFileException(source, "\"training\" must be an object");
+        result.Validate(source);
+        return result;
+    }
+
+    public static TrainingOptions Load(string path, TrainingOptions defaults)
+    {
+        if (!File.Exists(path)) throw new InvalidDataFileException(path, "file not found");
+        return Parse(File.ReadAllText(path), path, defaults);
+    }
+
+    private static TrainingOptions ApplyTraining(TrainingOptions r, JsonObject t, string source)
+    {
+        T Get<T>(string key, JsonNode node)
+        {
+            try { return node.GetValue<T>(); }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            { throw new InvalidDataFileException(source, $"'{key}' has the wrong type (expected {typeof(T).Name})"); }
+        }
+        var o = r.Objective;
+        foreach (var (key, node) in t)
+        {
+            if (node is null) { if (key == "data_dir") r = r with { DataDir = null }; continue; }
+            switch (key)
+            {
+                case "objective":
+                    o = o with
+                    {
+                        Kind = Get<string>(key, node) switch
+                        {
+                            "rf" => ObjectiveKind.Rf, "curvature" => ObjectiveKind.Curvature, "cud" => ObjectiveKind.Cud,
+                            var s => throw new InvalidDataFileException(source, $"'objective': unknown objective '{s}' (rf, curvature, cud)"),
+                        },
+                    };
+                    break;
+                case "rk": o = o with { Order = ParseRk(Get<int>(key, node), source) }; break;
+                case "step_size": o = o with { StepSize = ParseEnum<StepSizeStrategy>(key, Get<string>(key, node), source) }; break;
+                case "teacher": o = o with { Teacher = ParseEnum<TeacherKind>(key, Get<string>(key, node), source) }; break;
+                case "encoder": o = o with { Encoder = Get<bool>(key, node) }; break;
+                case "weight_prior": o = o with { WeightPrior = Get<float>(key, node) }; break;
+                case "weight_teacher": o = o with { WeightTeacher = Get<float>(key, node) }; break;
+                case "weight_gt": o = o with { WeightGroundTruth = Get<float>(key, node) }; break;
+                case "dynamic_weight": o = o with { DynamicWeight = Get<bool>(key, node) }; break;
+                case "discrete_time": o = o with { DiscreteTime = Get<bool>(key, node) }; break;
+                case "catchup_steps": o = o with { CatchUpSteps = Get<int>(key, node) }; break;
+                case "dataset": r = r with { Dataset = Get<string>(key, node) }; break;
+                case "data_dir": r = r with { DataDir = Get<string>(key, node) }; break;
+                case "iterations": r = r with { Iterations = Get<long>(key, node) }; break;
+                case "batch": r = r with { Batch = Get<int>(key, node) }; break;
+                case "lr": r = r with { LearningRate = Get<float>(key, node) }; break;
+                case "warmup": r = r with { Warmup = Get<long>(key, node) }; break;
+                case "optimizer": r = r with { Optimizer = Get<string>(key, node) }; break;
+                case "weight_decay": r = r with { WeightDecay = Get<float>(key, node) }; break;
+                case "ema_decay": r = r with { EmaDecay = Get<float>(key, node) }; break;
+                case "ema_start": r = r with { EmaStart = Get<long>(key, node) }; break;
+                case "seed": r = r with { Seed = Get<ulong>(key, node) }; break;
+                case "threads": r = r with { Threads = Get<int>(key, node) }; break;
+                case "checkpoint_every": r = r with { CheckpointEvery = Get<long>(key, node) }; break;
+                case "log_every": r = r with { LogEvery = Get<long>(key, node) }; break;
+                case "sample_every": r = r with { SampleEvery = Get<long>(key, node) }; break;
+                case "grid_samples": r = r with { GridSamples = Get<int>(key, node) }; break;
+                case "hflip": r = r with { HorizontalFlip = Get<bool>(key, node) }; break;
+                default: throw new InvalidDataFileException(source, $"unknown training key '{key}'");
+            }
+        }
+        return r with { Objective = o };
+    }
+
+    public static int ParseRk(int rk, string source) => rk switch
+    {
+        12 => 1, 23 => 2, 34 => 3,
+        _ => throw new InvalidDataFileException(source, $"'rk': {rk} is not one of 12, 23, 34"),
+    };
+
+    private static T ParseEnum<T>(string key, string value, string source) where T : struct, Enum =>
+        Enum.TryParse<T>(value, ignoreCase: true, out var e) && !int.TryParse(value, out _) ? e
+            : throw new InvalidDataFileException(source, $"'{key}': '{value}' is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
+}
