@@ -53,6 +53,7 @@ public static class Checkpoint
     public static TrainerProgress Load(string runDir, ParameterSet model, ParameterSet ema, ParameterSet? encoder, AdamOptimizer optimizer)
     {
         string path = PathIn(runDir);
+        SweepAbandonedWrites(runDir);
         if (!File.Exists(path)) throw new InvalidDataFileException(path, "no checkpoint in this run directory (nothing to resume)");
         var file = SafetensorsFile.Read(path);
         if (!file.Metadata.TryGetValue("format", out var format) || format != Format)
@@ -87,6 +88,16 @@ public static class Checkpoint
         try { sampler = JsonSerializer.Deserialize<BatchSamplerState>(file.Metadata.GetValueOrDefault("sampler") ?? "null"); }
         catch (JsonException e) { throw new InvalidDataFileException(path, $"metadata 'sampler' is malformed: {e.Message}"); }
         return new TrainerProgress(Number("iteration"), Number("adam_steps"), Number("nan_skips"), sampler);
+    }
+
+    /// <summary>A run killed while writing leaves "*.tmp-*" files beside its outputs; they are never read, so drop them.</summary>
+    public static void SweepAbandonedWrites(string runDir)
+    {
+        foreach (var file in Directory.EnumerateFiles(runDir, "*.tmp-*"))
+        {
+            try { File.Delete(file); }
+            catch (IOException) { }
+        }
     }
 
     private static string OptimizerKey(AdamOptimizer optimizer, int i, ParameterSet model)
