@@ -1,7 +1,23 @@
-// CatchUp build script. Targets: Build, Test (default), Bench, Golden.
+// CatchUp build script. Targets: Build, Test (default), Train, Bench, Golden.
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var testFilter = Argument("filter", "");
+
+// Debian's dataset-fashion-mnist is the default training data (and the real-data tests use it).
+const string FashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+Task("Data")
+    .Does(() =>
+{
+    if (System.IO.File.Exists(FashionMnistDir + "/train-images-idx3-ubyte.gz")) return;
+    Information("Fashion-MNIST is missing; installing Debian's dataset-fashion-mnist ...");
+    bool root = StartProcess("id", new ProcessSettings { Arguments = "-u", RedirectStandardOutput = true }, out var uid) == 0 && uid.FirstOrDefault() == "0";
+    string sudo = root ? "" : "sudo -n ";
+    int update = StartProcess("sh", $"-c \"{sudo}apt-get update -q\"");
+    int install = StartProcess("sh", $"-c \"DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -q dataset-fashion-mnist\"");
+    if (install != 0 || !System.IO.File.Exists(FashionMnistDir + "/train-images-idx3-ubyte.gz"))
+        throw new Exception("could not install dataset-fashion-mnist (needs apt and root); install it, or train with --data DIR");
+});
 
 Task("Build")
     .Does(() =>
@@ -10,6 +26,7 @@ Task("Build")
 });
 
 Task("Test")
+    .IsDependentOn("Data")
     .IsDependentOn("Build")
     .Does(() =>
 {
@@ -40,6 +57,19 @@ Task("Test")
         Information($"{passed} passed, {failed} failed, {skipped} skipped");
     }
     if (failure != null) throw failure;
+});
+
+Task("Train")
+    .Description("Sets up everything and runs the default training (quick preset: CUD RK12 on Fashion-MNIST). Extra arguments: --train-args=\"...\"")
+    .IsDependentOn("Data")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    var args = new ProcessArgumentBuilder().Append("train");
+    var extra = Argument("train-args", "");
+    if (!string.IsNullOrWhiteSpace(extra)) args.Append(extra);
+    DotNetRun("src/CatchUp.Managed/CatchUp.Managed.csproj", args,
+        new DotNetRunSettings { Configuration = configuration, NoBuild = true });
 });
 
 Task("Bench")
