@@ -17,7 +17,8 @@ internal static class TrainCommand
         var preset = new Option<string>("--preset") { Description = "quick (default: CUD RK12 on Fashion-MNIST, ~10 min on 2 cores), mnist-paper, cifar10-paper", DefaultValueFactory = _ => "quick" };
         var config = new Option<string?>("--config") { Description = "JSON with \"model\" (reference keys) and/or \"training\" keys, applied over the preset" };
         var model = new Option<string?>("--model") { Description = "Model config JSON (reference keys), overrides the preset's network" };
-        var objective = new Option<string?>("--objective") { Description = "rf | curvature | cud" };
+        var objective = new Option<string?>("--objective") { Description = "rf | curvature | cud | cd | pd (cd/pd distill the run given by --from)" };
+        var from = new Option<string?>("--from") { Description = "cd/pd: the pre-trained run directory to distill (its EMA weights; its model config is used)" };
         var rk = new Option<int?>("--rk") { Description = "CUD order: 12 | 23 | 34" };
         var stepSize = new Option<string?>("--step-size") { Description = "CUD catch-up step size: uniform | rule | fixed" };
         var teacher = new Option<string?>("--teacher") { Description = "CUD catch-up model: train (same weights) | ema" };
@@ -44,7 +45,7 @@ internal static class TrainCommand
         var logEvery = new Option<long?>("--log-every") { Description = "metrics.jsonl interval (iterations)" };
         var command = new Command("train", "Train a few-step generative model (Catch-Up Distillation and baselines)")
         {
-            preset, config, model, objective, rk, stepSize, teacher, encoder, weightPrior, dynamicWeight, discrete, data, dataset,
+            preset, config, model, objective, from, rk, stepSize, teacher, encoder, weightPrior, dynamicWeight, discrete, data, dataset,
             outDir, resume, iterations, batch, lr, warmup, optimizer, weightDecay, emaDecay, emaStart, seed, threads,
             checkpointEvery, sampleEvery, logEvery,
         };
@@ -69,7 +70,8 @@ internal static class TrainCommand
                 if (r.GetValue(objective) is string os) ob = ob with { Kind = os switch
                 {
                     "rf" => ObjectiveKind.Rf, "curvature" => ObjectiveKind.Curvature, "cud" => ObjectiveKind.Cud,
-                    _ => throw new CliUsageException($"--objective {os}: expected rf, curvature or cud"),
+                    "cd" => ObjectiveKind.Cd, "pd" => ObjectiveKind.Pd,
+                    _ => throw new CliUsageException($"--objective {os}: expected rf, curvature, cud, cd or pd"),
                 } };
                 if (r.GetValue(rk) is int k) ob = ob with { Order = k switch { 12 => 1, 23 => 2, 34 => 3, _ => throw new CliUsageException($"--rk {k}: expected 12, 23 or 34") } };
                 if (r.GetValue(stepSize) is string ss) ob = ob with { StepSize = Enum.TryParse<StepSizeStrategy>(ss, true, out var st) ? st : throw new CliUsageException($"--step-size {ss}: expected uniform, rule or fixed") };
@@ -79,6 +81,12 @@ internal static class TrainCommand
                 if (r.GetValue(dynamicWeight)) ob = ob with { DynamicWeight = true };
                 if (r.GetValue(discrete)) ob = ob with { DiscreteTime = true };
                 o = o with { Objective = ob };
+                if (r.GetValue(from) is string f)
+                {
+                    if (!File.Exists(Path.Combine(f, "config.json"))) throw new CliUsageException($"--from {f}: not a run directory (no config.json)");
+                    var source = TrainingOptions.Load(Path.Combine(f, "config.json"), o);
+                    o = o with { InitFrom = f, Model = source.Model, Dataset = source.Dataset, DataDir = source.DataDir };
+                }
                 if (r.GetValue(data) is string d) o = o with { DataDir = d, Dataset = r.GetValue(dataset) ?? DetectDataset(d) };
                 else if (r.GetValue(dataset) is string ds) o = o with { Dataset = ds };
                 if (r.GetValue(iterations) is long it) o = o with { Iterations = it };

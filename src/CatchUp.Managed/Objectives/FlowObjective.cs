@@ -15,6 +15,7 @@ public sealed class FlowObjective : IDisposable
     private readonly ObjectiveOptions _o;
     private readonly SongUNet _net;
     private readonly SongUNet? _emaTeacher;
+    private readonly SongUNet? _pretrained;
     private readonly NoiseEncoder? _encoder;
     private readonly IBackend _b;
     private readonly int _k;
@@ -24,8 +25,11 @@ public sealed class FlowObjective : IDisposable
     private readonly Tensor?[] _cDev = new Tensor?[4], _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
     private readonly Tensor?[] _dHeads = new Tensor?[2];
 
-    public FlowObjective(ObjectiveOptions options, SongUNet net, SongUNet? emaTeacher, NoiseEncoder? encoder)
+    public FlowObjective(ObjectiveOptions options, SongUNet net, SongUNet? emaTeacher, NoiseEncoder? encoder, SongUNet? pretrained = null)
     {
+        _pretrained = pretrained;
+        if (options.NeedsPretrained && pretrained is null) throw new ArgumentException($"{options.Describe()} distills a frozen pre-trained model: give one");
+        if (options.Kind == ObjectiveKind.Cd && emaTeacher is null) throw new ArgumentException("consistency distillation needs the EMA network as its target");
         _o = options;
         _net = net;
         _b = net.Backend;
@@ -37,7 +41,7 @@ public sealed class FlowObjective : IDisposable
         if (options.UsesEncoder && encoder is null) throw new ArgumentException($"{options.Describe()} needs the noise encoder");
         if (options.Teacher == TeacherKind.Ema && emaTeacher is null) throw new ArgumentException("an EMA teacher needs the EMA network");
         var names = new List<string>();
-        if (_k == 0) names.Add("mse");
+        if (_k == 0) names.Add(options.NeedsPretrained ? "distill" : "mse");
         else if (_k == 1) names.AddRange(["catchup", "ground_truth"]);
         else for (int j = 1; j <= _k; j++) names.AddRange([$"catchup{j}", $"ground_truth{j}"]);
         if (options.UsesEncoder) names.Add("kl");
@@ -81,6 +85,7 @@ public sealed class FlowObjective : IDisposable
         _b.Axpby(-1f, x0, 1f, vStar);
 
         if (_k > 0) ComputeCatchUpTargets(rand, z, vStar);
+        if (_o.NeedsPretrained) ComputeDistillationTarget(rand, z);
 
         var output = _net.Forward(z, _tDev!, ForwardMode.Train(rand.DropoutSeed("student")), computeHeads: _k >= 2);
         Terms.Clear();
@@ -88,7 +93,7 @@ public sealed class FlowObjective : IDisposable
         if (_k == 0)
         {
             dv = Grad(_dGt, 0);
-            Terms[0] = _b.MseLoss(output.V, vStar, dv, 1f);
+            Terms[0] = _b.MseLoss(output.V, _o.NeedsPretrained ? _targets[0]! : vStar, dv, 1f);
             Terms.Total = Terms[0];
         }
         else
@@ -137,7 +142,8 @@ public sealed class FlowObjective : IDisposable
         for (int i = 0; i < n; i++)
         {
             float u = rand.Uniform("t", i);
-            float t = _o.DiscreteTime ? (1 + Math.Min(tn - 1, (int)(u * tn))) / (float)tn : u * (1 - eps) + eps;
+            float t = _o.Kind == ObjectiveKind.Pd ? (2 + Math.Min(tn - 2, (int)(u * (tn - 1)))) / (float)tn  // {2..TN}/TN
+                : _o.DiscreteTime ? (1 + Math.Min(tn - 1, (int)(u * tn))) / (float)tn : u * (1 - eps) + eps;
             float dt = _o.DiscreteTime ? 1f / tn : _o.StepSize switch
             {
                 StepSizeStrategy.Uniform => rand.Uniform("dt", i) / tn,
@@ -150,6 +156,8 @@ public sealed class FlowObjective : IDisposable
             _tMinusDt[i] = t - dt;
             _mask[i] = t >= eps + Math.Max(_k, 1) * dt ? 1f : 0f;
             for (int j = 1; j <= 3; j++) _c[j][i] = Math.Clamp(t - j * dt, eps, 1f);
+            if (_o.Kind == ObjectiveKind.Cd) _c[1][i] = Math.Clamp(t - 1f / tn, 1f / tn, 1f);   // t' of consistency distillation
+            if (_o.Kind == ObjectiveKind.Pd) _c[1][i] = t - 1f / tn;                            // PD's second Euler step
         }
     }
 
@@ -162,9 +170,9 @@ public sealed class FlowObjective : IDisposable
     private Tensor Grad(Tensor?[] slots, int j) => _b.Ensure(ref slots[j], _z!.Shape);
 
     /// <summary>v(input, time) of the teacher (main output), copied into <paramref name="destination"/>.</summary>
-    private void Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, Tensor destination)
+    private void Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, Tensor destination, SongUNet? model = null)
     {
-        var teacher = _o.Teacher == TeacherKind.Ema ? _emaTeacher! : _net;
+        var teacher = model ?? (_o.Teacher == TeacherKind.Ema ? _emaTeacher! : _net);
         var v = teacher.Forward(input, time, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass)), computeHeads: false).V;
         _b.Copy(v, destination);
     }
@@ -210,6 +218,31 @@ public sealed class FlowObjective : IDisposable
         }
         // Where the catch-up chain would leave [eps, 1], the target is the ground-truth velocity.
         for (int j = 0; j < _k; j++) _b.SelectPerSample(_maskDev!, _targets[j]!, vStar, _targets[j]!);
+    }
+
+    /// <summary>
+    /// CD: y = z - v_pre(z, t)/TN, target = v_ema(y, t'), t' = clamp(t - 1/TN, 1/TN, 1).
+    /// PD: two teacher Euler steps of 1/TN from z, target = (z - z_{t-2/TN}) / (2/TN).
+    /// </summary>
+    private void ComputeDistillationTarget(StepRandomness rand, Tensor z)
+    {
+        _b.Ensure(ref _kBuf[0], z.Shape);
+        var target = _b.Ensure(ref _targets[0], z.Shape);
+        var y = _b.Ensure(ref _y, z.Shape);
+        float h = 1f / _o.CatchUpSteps;
+        var v = _pretrained!.Forward(z, _tDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre1")), computeHeads: false).V;
+        _b.Copy(z, y);
+        _b.Axpby(-h, v, 1f, y);
+        if (_o.Kind == ObjectiveKind.Cd)
+        {
+            Teacher(y, _cDev[1]!, rand, "ema", target, _emaTeacher!);
+            return;
+        }
+        v = _pretrained.Forward(y, _cDev[1]!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre2")), computeHeads: false).V;
+        _b.Axpby(-h, v, 1f, y);                  // y = z_{t - 2/TN}
+        _b.Copy(z, target);
+        _b.Axpby(-1f, y, 1f, target);
+        _b.Axpby(0f, y, 1f / (2 * h), target);   // target = (z - y) / (2/TN)
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 namespace CatchUp.Objectives;
 
-public enum ObjectiveKind { Rf, Curvature, Cud }
+/// <summary>Cd and Pd are baselines distilled from a frozen pre-trained model (SPEC section 4).</summary>
+public enum ObjectiveKind { Rf, Curvature, Cud, Cd, Pd }
 public enum StepSizeStrategy { Uniform, Rule, Fixed }
 public enum TeacherKind { Train, Ema }
 
@@ -26,13 +27,16 @@ public sealed record ObjectiveOptions
     public int CatchUpSteps { get; init; } = 16;
     public float TimeEpsilon { get; init; } = 1e-5f;
 
-    public bool UsesEncoder => Kind == ObjectiveKind.Curvature || Encoder;
+    public bool UsesEncoder => Kind == ObjectiveKind.Curvature || (Encoder && Kind != ObjectiveKind.Cd && Kind != ObjectiveKind.Pd);
+    public bool NeedsPretrained => Kind is ObjectiveKind.Cd or ObjectiveKind.Pd;
     public int ExtraHeads => Kind == ObjectiveKind.Cud ? Order - 1 : 0;
 
     public string Describe() => Kind switch
     {
         ObjectiveKind.Rf => "rf",
         ObjectiveKind.Curvature => "curvature",
+        ObjectiveKind.Cd => "cd",
+        ObjectiveKind.Pd => "pd",
         _ => $"cud-rk{Order}{Order + 1}" + (UsesEncoder ? "+encoder" : ""),
     };
 }

@@ -24,6 +24,7 @@ public sealed class Trainer : IDisposable
     private readonly IBackend _b;
     private readonly BatchSampler _sampler;
     private readonly SongUNet _net, _ema;
+    private readonly SongUNet? _pretrained;
     private readonly NoiseEncoder? _encoder;
     private readonly FlowObjective _objective;
     private readonly AdamOptimizer _optimizer;
@@ -53,7 +54,13 @@ public sealed class Trainer : IDisposable
             _encoder = new NoiseEncoder(model, backend);
             _encoder.Network.Parameters.Initialize(options.Seed + 1);
         }
-        _objective = new FlowObjective(options.Objective, _net, _ema, _encoder);
+        if (options.Objective.NeedsPretrained)
+        {
+            _pretrained = new SongUNet(model, backend);
+            LoadPretrained(options.InitFrom!, _pretrained.Parameters);
+            LoadPretrained(options.InitFrom!, _net.Parameters);
+        }
+        _objective = new FlowObjective(options.Objective, _net, _ema, _encoder, _pretrained);
         var trainable = _net.Parameters.All.Concat(_encoder?.Network.Parameters.All ?? []).ToList();
         _optimizer = new AdamOptimizer(backend, trainable, weightDecay: options.WeightDecay, decoupled: options.Optimizer == "adamw");
         _emaTracker = new EmaTracker(backend, _net.Parameters, _ema.Parameters, options.EmaDecay, options.EmaStart);
@@ -69,6 +76,16 @@ public sealed class Trainer : IDisposable
     public SongUNet Ema => _ema;
     public long NanSkips => _nanSkips;
     public LossTerms LastTerms => _objective.Terms;
+
+    /// <summary>The EMA weights of another run's checkpoint (what its samples come from).</summary>
+    private static void LoadPretrained(string runDir, ParameterSet target)
+    {
+        string path = Checkpoint.PathIn(runDir);
+        if (!File.Exists(path)) throw new InvalidDataFileException(path, "no checkpoint to distill from (train that run first)");
+        var tensors = SafetensorsFile.Read(path).Tensors.Where(kv => kv.Key.StartsWith("ema.", StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[4..], kv => kv.Value, StringComparer.Ordinal);
+        StateDict.Load(target, tensors, path, ignore: key => key.StartsWith("heads.", StringComparison.Ordinal) && !target.TryGet(key, out _));
+    }
 
     /// <summary>Restores the run's checkpoint (model, EMA, encoder, Adam, iteration, data position).</summary>
     public void Resume()
@@ -165,6 +182,7 @@ public sealed class Trainer : IDisposable
         _encoder?.Dispose();
         _net.Dispose();
         _ema.Dispose();
+        _pretrained?.Dispose();
         _x0.Dispose();
     }
 }

@@ -28,6 +28,8 @@ public sealed record TrainingOptions
     public long SampleEvery { get; init; } = 500;
     public int GridSamples { get; init; } = 64;
     public bool HorizontalFlip { get; init; }
+    /// <summary>CD/PD: the pre-trained run whose EMA weights are the frozen teacher and the student's starting point.</summary>
+    public string? InitFrom { get; init; }
 
     /// <summary>Quick CPU preset: CUD RK12 on Fashion-MNIST with a small network; about 10 minutes on 2 cores.</summary>
     public static TrainingOptions Quick => new()
@@ -83,7 +85,8 @@ public sealed record TrainingOptions
         if (Threads < 1) Fail("threads", "must be at least 1");
         if (CheckpointEvery < 1 || LogEvery < 1 || SampleEvery < 1) Fail("checkpoint_every/log_every/sample_every", "must be at least 1");
         if (Objective.Kind == ObjectiveKind.Cud && Objective.Order is < 1 or > 3) Fail("rk", "must be 12, 23 or 34");
-        if (Objective.CatchUpSteps < 1) Fail("catchup_steps", "must be at least 1");
+        if (Objective.CatchUpSteps < 1 || (Objective.Kind == ObjectiveKind.Pd && Objective.CatchUpSteps < 2)) Fail("catchup_steps", "must be at least 1 (2 for pd)");
+        if (Objective.NeedsPretrained && InitFrom is null) Fail("init_from", $"{Objective.Describe()} distills a pre-trained run: give it with --from DIR");
         Model.Validate(source);
     }
 
@@ -120,6 +123,7 @@ public sealed record TrainingOptions
             ["sample_every"] = SampleEvery,
             ["grid_samples"] = GridSamples,
             ["hflip"] = HorizontalFlip,
+            ["init_from"] = InitFrom,
         };
         var root = new JsonObject { ["model"] = JsonNode.Parse(Model.ToJson()), ["training"] = training };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
@@ -159,7 +163,13 @@ public sealed record TrainingOptions
         var o = r.Objective;
         foreach (var (key, node) in t)
         {
-            if (node is null) { if (key == "data_dir") r = r with { DataDir = null }; continue; }
+            if (node is null)
+            {
+                if (key == "data_dir") r = r with { DataDir = null };
+                else if (key == "init_from") r = r with { InitFrom = null };
+                else if (key != "rk") throw new InvalidDataFileException(source, $"'{key}' is null");
+                continue;
+            }
             switch (key)
             {
                 case "objective":
@@ -168,7 +178,8 @@ public sealed record TrainingOptions
                         Kind = Get<string>(key, node) switch
                         {
                             "rf" => ObjectiveKind.Rf, "curvature" => ObjectiveKind.Curvature, "cud" => ObjectiveKind.Cud,
-                            var s => throw new InvalidDataFileException(source, $"'objective': unknown objective '{s}' (rf, curvature, cud)"),
+                            "cd" => ObjectiveKind.Cd, "pd" => ObjectiveKind.Pd,
+                            var s => throw new InvalidDataFileException(source, $"'objective': unknown objective '{s}' (rf, curvature, cud, cd, pd)"),
                         },
                     };
                     break;
@@ -199,6 +210,7 @@ public sealed record TrainingOptions
                 case "sample_every": r = r with { SampleEvery = Get<long>(key, node) }; break;
                 case "grid_samples": r = r with { GridSamples = Get<int>(key, node) }; break;
                 case "hflip": r = r with { HorizontalFlip = Get<bool>(key, node) }; break;
+                case "init_from": r = r with { InitFrom = Get<string>(key, node) }; break;
                 default: throw new InvalidDataFileException(source, $"unknown training key '{key}'");
             }
         }

@@ -133,6 +133,44 @@ public class ObjectiveTests
         Assert.Contains(1f, objective.Mask.ToArray());
     }
 
+    [Theory]
+    [InlineData(ObjectiveKind.Cd)]
+    [InlineData(ObjectiveKind.Pd)]
+    public void DistillationBaselinesTargetTheFrozenTeacher(ObjectiveKind kind)
+    {
+        using var b = new CpuBackend(2);
+        var cfg = Tiny with { ExtraHeads = 0 };
+        using var net = new SongUNet(cfg, b);
+        using var ema = new SongUNet(cfg, b);
+        using var pre = new SongUNet(cfg, b);
+        Randomize(net.Parameters, 1); Randomize(ema.Parameters, 2); Randomize(pre.Parameters, 3);
+        const int tn = 4;
+        using var objective = new FlowObjective(new ObjectiveOptions { Kind = kind, CatchUpSteps = tn }, net, ema, null, pre);
+        var x0Host = Normal(N * 128, 3, 0.5f);
+        using var x0 = b.FromArray(x0Host, N, 2, 8, 8);
+        objective.Step(x0, 1, 10, 8);
+        var t = objective.Times.ToArray();
+        var x1 = new float[x0Host.Length];
+        new StepRandomness(8, 1).Normal("noise", x1);
+        int s = x1.Length / N;
+        var z = x1.Select((v, i) => t[i / s] * v + (1 - t[i / s]) * x0Host[i]).ToArray();
+        var h = Enumerable.Repeat(1f / tn, N).ToArray();
+        var y = Displace(z, Run(pre, b, z, t), h, 1);
+        float[] expected;
+        if (kind == ObjectiveKind.Cd)
+        {
+            expected = Run(ema, b, y, t.Select(ti => Math.Clamp(ti - 1f / tn, 1f / tn, 1f)).ToArray());
+        }
+        else
+        {
+            Assert.All(t, ti => { Assert.Equal(MathF.Round(ti * tn), ti * tn, 4); Assert.InRange(ti * tn, 2f, tn); });
+            var z2 = Displace(y, Run(pre, b, y, t.Select(ti => ti - 1f / tn).ToArray()), h, 1);
+            expected = z.Select((zi, i) => (zi - z2[i]) / (2f / tn)).ToArray();
+        }
+        double err = RelativeError(objective.Target(1).ToArray(), expected);
+        Assert.True(err < 1e-5, $"{kind} target: relative error {err:E2}");
+    }
+
     [Fact]
     public void DiscreteTimeDrawsTheGrid()
     {

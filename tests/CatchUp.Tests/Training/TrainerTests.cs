@@ -101,6 +101,27 @@ public class TrainerTests : IDisposable
         Assert.Equal(Weights(Train(o, "straight")).Keys.Order(), Weights(run).Keys.Order());
     }
 
+    [Theory]
+    [InlineData(ObjectiveKind.Cd)]
+    [InlineData(ObjectiveKind.Pd)]
+    public void DistillationRunsStartFromThePretrainedEmaAndTrain(ObjectiveKind kind)
+    {
+        string pretrained = Train(Options(new ObjectiveOptions { Kind = ObjectiveKind.Rf }), "pre");
+        var o = Options(new ObjectiveOptions { Kind = kind, CatchUpSteps = 8 }) with { InitFrom = pretrained, Iterations = 4 };
+        o.Validate("test");
+        string run = Path.Combine(_dir, kind.ToString());
+        Directory.CreateDirectory(run);
+        using var backend = new CpuBackend(2);
+        using var trainer = new Trainer(o, backend, Synthetic(), run);
+        var emaOfPretrained = Weights(pretrained)["ema.dec.8x8_aux_conv.weight"];
+        Assert.Equal(emaOfPretrained, trainer.Network.Parameters["dec.8x8_aux_conv.weight"].Value.ToArray());
+        trainer.Run(TextWriter.Null);
+        Assert.True(double.IsFinite(trainer.LastTerms.Total));
+        Assert.Equal("distill", trainer.LastTerms.Names[0]);
+        Assert.NotEqual(emaOfPretrained, trainer.Network.Parameters["dec.8x8_aux_conv.weight"].Value.ToArray());
+        Assert.Throws<InvalidDataFileException>(() => (o with { InitFrom = null }).Validate("test"));
+    }
+
     [Fact]
     public void CorruptCheckpointIsAClearError()
     {
