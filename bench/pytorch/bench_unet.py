@@ -31,6 +31,9 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--steps', type=int, default=10)
     ap.add_argument('--warmup', type=int, default=2)
+    ap.add_argument('--mode', choices=['fwdbwd', 'cud-rk12'], default='fwdbwd',
+                    help='fwdbwd: forward+MSE+backward+Adam; cud-rk12: a complete CUD RK12 training step '
+                         '(2 no-grad catch-up passes in train mode + student forward/backward + Adam + EMA), SPEC section 3')
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -45,7 +48,35 @@ def main():
     print(f'pytorch {torch.__version__}, threads={torch.get_num_threads()}, batch={B}, '
           f'params={count_params(model)}, fwd GFLOP/sample={gflops:.4f}, loadavg={load_start}')
 
+    ema = [p.detach().clone() for p in model.parameters()]
+    TN, EPS = 16, 1e-5
+
+    def cud_rk12_step():
+        x0 = torch.rand(B, Cin, R, R) * 2 - 1
+        x1 = torch.randn(B, Cin, R, R)
+        t = torch.rand(B) * (1 - EPS) + EPS
+        dt = torch.rand(B) / TN                                   # step size 'uniform'
+        mask = (t >= EPS + dt).float().view(B, 1, 1, 1)
+        tb, hb = t.view(B, 1, 1, 1), dt.view(B, 1, 1, 1)
+        z = tb * x1 + (1 - tb) * x0
+        v_star = x1 - x0
+        with torch.no_grad():                                     # catch-up passes: same model, train mode (dropout on)
+            k1, _ = model(z, t)
+            T1, _ = model(z - hb * k1, torch.clamp(t - dt, EPS, 1))
+            T1 = mask * T1 + (1 - mask) * v_star
+        pred, _ = model(z, t)
+        loss = torch.nn.functional.mse_loss(pred, T1) + torch.nn.functional.mse_loss(pred, v_star)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            for e, p in zip(ema, model.parameters()):
+                e.lerp_(p, 1 - 0.999)
+        return loss.item()
+
     def train_step():
+        if args.mode == 'cud-rk12':
+            return cud_rk12_step()
         x = torch.randn(B, Cin, R, R)
         t = torch.rand(B) * (1 - 1e-5) + 1e-5
         target = torch.randn(B, Cin, R, R)
@@ -91,6 +122,7 @@ def main():
         'threads': args.threads,
         'batch': B,
         'config': 'mnist-paper',
+        'mode': args.mode,
         'loadavg_start': [round(v, 2) for v in load_start],
         'loadavg_end': [round(v, 2) for v in os.getloadavg()],
     }))
