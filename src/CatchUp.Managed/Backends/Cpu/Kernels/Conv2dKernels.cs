@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using CatchUp.Tensors;
 using Tensor = CatchUp.Tensors.Tensor;
 
@@ -24,7 +26,7 @@ internal static unsafe class Conv2dKernels
     /// <summary>Test hook: forces a SIMD path for calls made from this thread (null = best available).</summary>
     [ThreadStatic] internal static ConvSimd? ForceSimd;
 
-    internal static ConvSimd Simd => ForceSimd ?? (Vector512.IsHardwareAccelerated ? ConvSimd.V512
+    internal static ConvSimd Simd => ForceSimd ?? (SimdInfo.HasAvx512 ? ConvSimd.V512 /* see SimdInfo: not Vector512.IsHardwareAccelerated */
         : Vector256.IsHardwareAccelerated ? ConvSimd.V256 : ConvSimd.Scalar);
 
     private const int Mr = ConvMicroKernels.Mr;
@@ -55,6 +57,7 @@ internal static unsafe class Conv2dKernels
     }
 
     /// <summary>Copies C planes [H][W] into zero-padded wide rows: dst[c*PadStride + (y+P)*Wp + x+P] = src[c][y][x].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad(in Geo g, float* src, float* dst, int channels)
     {
         for (int c = 0; c < channels; c++)
@@ -70,11 +73,12 @@ internal static unsafe class Conv2dKernels
             NativeMemory.Clear(d, (nuint)(g.PadStride * 4));
             float* row = d + g.Wp + 1;
             for (int y = 0; y < g.H; y++, row += g.Wp, s += g.W)
-                for (int x = 0; x < g.W; x++) row[x] = s[x];
+                new ReadOnlySpan<float>(s, g.W).CopyTo(new Span<float>(row, g.W));
         }
     }
 
     /// <summary>dst[y][x] = src[y*Wp + x] + add for the valid columns of a wide plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Unwide(in Geo g, float* src, float* dst, float add)
     {
         if (g.P == 0)
@@ -85,9 +89,13 @@ internal static unsafe class Conv2dKernels
             return;
         }
         for (int y = 0; y < g.H; y++, src += g.Wp, dst += g.W)
-            for (int x = 0; x < g.W; x++) dst[x] = src[x] + add;
+        {
+            if (add == 0f) new ReadOnlySpan<float>(src, g.W).CopyTo(new Span<float>(dst, g.W));
+            else TensorPrimitives.Add(new ReadOnlySpan<float>(src, g.W), add, new Span<float>(dst, g.W));
+        }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillOffsets(in Geo g, int* offs, int channels)
     {
         for (int c = 0; c < channels; c++)
@@ -105,6 +113,7 @@ internal static unsafe class Conv2dKernels
         public float** Scratch; // per worker: [pad, wide out]
         public int Blocks, Parts;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int index, int worker)
         {
             int n = index / Parts, part = index % Parts;
@@ -128,6 +137,7 @@ internal static unsafe class Conv2dKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         var g = new Geo(x, w);
@@ -167,6 +177,7 @@ internal static unsafe class Conv2dKernels
         pool.For(g.N * parts, ref job);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillBias(in Geo g, float* y, Tensor? bias)
     {
         for (int n = 0; n < g.N; n++)
@@ -186,6 +197,7 @@ internal static unsafe class Conv2dKernels
         public long PartialStride;
         public bool WantBias;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int index, int worker)
         {
             int chunk = index / Parts, part = index % Parts;
@@ -242,6 +254,7 @@ internal static unsafe class Conv2dKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
     {
         var g = new Geo(x, w);

@@ -27,6 +27,7 @@ internal static unsafe class ConvMicroKernels
     private struct W3 { }
 
     /// <summary>Computes an 8 x width tile; width in (0, TileWidth], rounded up to whole vectors (C must have room).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(ConvSimd simd, float* a, float* b, int* offs, int kdim, float* c, int ldc, int width)
     {
         switch (simd)
@@ -215,6 +216,7 @@ internal static unsafe class ConvMicroKernels
     /// g[r * ldg + j] += sum over samples s &lt; samples and positions p &lt; len of
     /// d[r][s * dSample + p] * x[s * xSample + colOff[j] + p], for r &lt; rows (≤ 4), j &lt; cols (≤ 6). len % 16 == 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Wgt(ConvSimd simd, float* d, long dRow, long dSample, int rows, float* x, long xSample, int* colOff, int cols,
         int samples, int len, float* g, int ldg)
     {
