@@ -109,37 +109,54 @@ internal static class ConvQuick
     {
         var args = Environment.GetCommandLineArgs();
         if (!args.Contains("conv-quick")) return;
-        int reps = 7;
+        int reps = 9;
         string? only = args.SkipWhile(a => a != "conv-quick").Skip(1).FirstOrDefault();
         Run(reps, only);
         Environment.Exit(0);
     }
+
+    private static int Threads => int.TryParse(Environment.GetEnvironmentVariable("CONV_THREADS"), out int t) ? t : 2;
 
     private static void Run(int reps, string? only)
     {
         Console.WriteLine($"SIMD: {SimdInfo.Description}, Vector512 accelerated: {Vector512.IsHardwareAccelerated}, Avx512F: {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, cores: {Environment.ProcessorCount}");
         double peak1 = ConvPeak.MeasureGflops(1), peak2 = ConvPeak.MeasureGflops(2);
         Console.WriteLine($"Measured FMA peak: 1 thread {peak1:F1} GFLOP/s, 2 threads {peak2:F1} GFLOP/s (nominal 320)");
-        double peak = peak2;
         (int cin, int cout, int hw, int k)[] shapes =
         [
             (1, 32, 28, 3), (32, 64, 28, 3), (64, 64, 28, 3), (96, 64, 28, 3), (128, 64, 28, 3), (64, 1, 28, 3),
             (64, 64, 14, 3), (96, 64, 14, 3), (128, 64, 14, 3), (64, 64, 7, 3), (128, 64, 7, 3),
             (32, 64, 28, 1), (96, 64, 28, 1), (128, 64, 14, 1), (64, 192, 7, 1), (64, 64, 7, 1),
         ];
-        Console.WriteLine($"batch 64, 2 threads, median of {reps}; % of measured 2-thread FMA peak");
+        double peak = Threads == 1 ? peak1 : peak2;
+        Console.WriteLine($"batch 64, {Threads} threads, median of {reps} (best-of in brackets for bwd-weight); % of measured {Threads}-thread FMA peak");
         Console.WriteLine($"{"shape",-18} {"fwd GF/s",9} {"%",5} {"bwdData",9} {"%",5} {"bwdWgt",9} {"%",5} {"fwd ms",8} {"bwd ms",8}");
         var totals = new double[3];
         foreach (var (cin, cout, hw, k) in shapes)
         {
             string name = $"{k}x{k} {cin}->{cout} @{hw}";
             if (only != null && !name.Contains(only)) continue;
-            using var c = new ConvCase(64, cin, cout, hw, k, threads: 2);
+            using var c = new ConvCase(64, cin, cout, hw, k, threads: Threads);
             double f = Time(c.Forward, reps), bw = Time(() => c.Backward(false), reps), ball = Time(() => c.Backward(true), reps);
             double bd = Math.Max(ball - bw, 1e-9);
             double gf = c.PassFlops / f / 1e9, gd = c.PassFlops / bd / 1e9, gw = c.PassFlops / bw / 1e9;
             Console.WriteLine($"{name,-18} {gf,9:F1} {100 * gf / peak,5:F0} {gd,9:F1} {100 * gd / peak,5:F0} {gw,9:F1} {100 * gw / peak,5:F0} {f * 1e3,8:F2} {ball * 1e3,8:F2}");
         }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern int clock_gettime(int clock, out Timespec ts);
+    private struct Timespec { public long Sec, Nsec; }
+
+    /// <summary>CONV_CLOCK=cpu times by process CPU time / threads (robust to other processes stealing the cores on a
+    /// shared machine; the pool's spinning is counted, so it never flatters); default is wall time.</summary>
+    private static readonly bool CpuClock = Environment.GetEnvironmentVariable("CONV_CLOCK") == "cpu";
+
+    private static double Now()
+    {
+        if (!CpuClock) return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+        clock_gettime(2, out var ts); // CLOCK_PROCESS_CPUTIME_ID
+        return (ts.Sec + ts.Nsec * 1e-9) / Threads;
     }
 
     private static double Time(Action a, int reps)
@@ -148,10 +165,40 @@ internal static class ConvQuick
         var t = new List<double>();
         for (int i = 0; i < reps; i++)
         {
-            long s = Stopwatch.GetTimestamp();
+            double s = Now();
             a();
-            t.Add(Stopwatch.GetElapsedTime(s).TotalSeconds);
+            t.Add(Now() - s);
         }
         return ConvBenchmarks.Median(t);
+    }
+}
+
+/// <summary>Single-thread micro-kernel probe ("conv-tile" argument): forward tile throughput with aligned vs unaligned B rows.</summary>
+internal static unsafe class ConvTileProbe
+{
+    [ModuleInitializer]
+    internal static void Init()
+    {
+        if (!Environment.GetCommandLineArgs().Contains("conv-tile")) return;
+        const int kdim = 576;
+        float* a = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(kdim * 8 * 4, 64);
+        float* b = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(64 * 1024 * 4 + 4096, 64);
+        float* c = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(8 * 64 * 4, 64);
+        int* offs = (int*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(kdim * 4, 64);
+        for (int i = 0; i < kdim * 8; i++) a[i] = 0.001f;
+        for (int i = 0; i < 64 * 1024; i++) b[i] = 0.5f;
+        foreach (int mode in new[] { 0, 1, 2, 0, 1, 2 })
+        {
+            // 0: tiny L1-resident aligned B; 1: conv-like aligned rows; 2: conv-like unaligned taps
+            for (int k = 0; k < kdim; k++)
+                offs[k] = mode == 0 ? (k % 16) * 64 : (k / 9) * 1024 + (mode == 1 ? (k % 9 / 3) * 32 : (k % 9 / 3) * 30 + k % 3);
+            int aligned = mode;
+            long s = Stopwatch.GetTimestamp();
+            int calls = 20000;
+            for (int i = 0; i < calls; i++) ConvMicroKernels.Tile(ConvSimd.V512, a, b + (i % 16) * 48, offs, kdim, c, 48, 48, false);
+            double sec = Stopwatch.GetElapsedTime(s).TotalSeconds;
+            Console.WriteLine($"mode={aligned}: {calls * (double)kdim * 8 * 48 * 2 / sec / 1e9:F1} GFLOP/s");
+        }
+        Environment.Exit(0);
     }
 }

@@ -88,11 +88,23 @@ internal static unsafe class Conv2dKernels
             else TensorPrimitives.Add(new ReadOnlySpan<float>(src, g.HW), add, d);
             return;
         }
-        for (int y = 0; y < g.H; y++, src += g.Wp, dst += g.W)
+        int w = g.W;
+        if (w >= 16 && Vector512.IsHardwareAccelerated | Avx512F.IsSupported)
         {
-            if (add == 0f) new ReadOnlySpan<float>(src, g.W).CopyTo(new Span<float>(dst, g.W));
-            else TensorPrimitives.Add(new ReadOnlySpan<float>(src, g.W), add, new Span<float>(dst, g.W));
+            // whole vectors, the last one overlapping the previous (rows are short: 7..32)
+            var av = Vector512.Create(add);
+            for (int y = 0; y < g.H; y++, src += g.Wp, dst += w)
+            {
+                for (int x = 0; x < w; x += 16)
+                {
+                    int xx = Math.Min(x, w - 16);
+                    (Vector512.Load(src + xx) + av).Store(dst + xx);
+                }
+            }
+            return;
         }
+        for (int y = 0; y < g.H; y++, src += g.Wp, dst += w)
+            for (int x = 0; x < w; x++) dst[x] = src[x] + add;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -121,21 +133,27 @@ internal static unsafe class Conv2dKernels
             if (b0 == b1) return;
             float* pad = Scratch[worker * 2], outw = Scratch[worker * 2 + 1];
             Pad(G, X + (long)n * G.Cin * G.HW, pad, G.Cin);
-            int kdim = G.Cin * G.KK, tw = ConvMicroKernels.TileWidth(Simd);
-            for (int blk = b0; blk < b1; blk++)
+            int kdim = G.Cin * G.KK, tw = ConvMicroKernels.TileWidth(Simd), kc = ChannelsPerPanel(G, tw);
+            // tile-outer, channel-chunk, block-inner: the B panel of a chunk (~16 KB) stays in L1 across all output blocks
+            for (int p0 = 0; p0 < G.Pw; p0 += tw)
             {
-                float* a = Wp + (long)blk * kdim * Mr;
-                for (int p0 = 0; p0 < G.Pw; p0 += tw)
-                    ConvMicroKernels.Tile(Simd, a, pad + p0, Offs, kdim, outw + p0, G.PwR, Math.Min(tw, G.Pw - p0));
-                int rows = Math.Min(Mr, G.Cout - blk * Mr);
-                for (int r = 0; r < rows; r++)
+                int width = Math.Min(tw, G.Pw - p0);
+                for (int c0 = 0; c0 < G.Cin; c0 += kc)
                 {
-                    int co = blk * Mr + r;
-                    Unwide(G, outw + (long)r * G.PwR, Y + ((long)n * G.Cout + co) * G.HW, Bias != null ? Bias[co] : 0f);
+                    int kn = Math.Min(kc, G.Cin - c0) * G.KK;
+                    for (int blk = b0; blk < b1; blk++)
+                        ConvMicroKernels.Tile(Simd, Wp + ((long)blk * kdim + c0 * G.KK) * Mr, pad + p0, Offs + c0 * G.KK, kn,
+                            outw + (long)(blk - b0) * Mr * G.PwR + p0, G.PwR, width, c0 > 0);
                 }
             }
+            int coEnd = Math.Min(G.Cout, b1 * Mr);
+            for (int co = b0 * Mr; co < coEnd; co++)
+                Unwide(G, outw + (long)(co - b0 * Mr) * G.PwR, Y + ((long)n * G.Cout + co) * G.HW, Bias != null ? Bias[co] : 0f);
         }
     }
+
+    /// <summary>Reduction channels per K chunk so that one B panel (tile width plus the 3x3 halo, per channel) is ~16 KB.</summary>
+    private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, 16384 / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y)
@@ -166,7 +184,7 @@ internal static unsafe class Conv2dKernels
         for (int t = 0; t < threads; t++)
         {
             scratch[t * 2] = pool.Scratch(t, 0, (long)g.Cin * g.PadStride);
-            scratch[t * 2 + 1] = pool.Scratch(t, 1, (long)Mr * g.PwR);
+            scratch[t * 2 + 1] = pool.Scratch(t, 1, (long)blocks * Mr * g.PwR);
         }
         int parts = threads == 1 ? 1 : Math.Clamp((4 * threads + g.N - 1) / g.N, 1, blocks);
         var job = new FwdJob
@@ -195,7 +213,7 @@ internal static unsafe class Conv2dKernels
         public float** Scratch; // per worker: [padX, padDy, wide dx]
         public int Chunks, Parts, Group, CiBlocks, CoBlocks;
         public long PartialStride;
-        public bool WantBias;
+        public bool WantBias, VecPartials;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int index, int worker)
@@ -215,7 +233,10 @@ internal static unsafe class Conv2dKernels
 
             float* padX = Scratch[worker * 3], padDy = Scratch[worker * 3 + 1], dxw = Scratch[worker * 3 + 2];
             long xs = (long)G.Cin * G.PadStride, ds = (long)G.Cout * G.PadStride;
-            int tw = ConvMicroKernels.TileWidth(Simd), kdimB = G.Cout * G.KK;
+            int tw = ConvMicroKernels.TileWidth(Simd), kdimB = G.Cout * G.KK, kc = ChannelsPerPanel(G, tw);
+            int colTiles = (ncol + ConvMicroKernels.WgtCols - 1) / ConvMicroKernels.WgtCols;
+            float* vp = VecPartials ? dxw + (long)CiBlocks * Mr * G.PwR : null;
+            if (vp != null) NativeMemory.Clear(vp, (nuint)((long)(ob1 - ob0) * colTiles * VecTile * 4));
             int shift = G.P * G.Wp + G.P;
             for (int gs = s0; gs < s1; gs += Group)
             {
@@ -230,29 +251,62 @@ internal static unsafe class Conv2dKernels
                             gb[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(dyn + (long)co * G.HW, G.HW));
                 }
                 // backward-data: dx[ci] = sum over (co, tap') of flipped w * padded dy
-                for (int s = 0; s < gn; s++)
-                    for (int blk = cb0; blk < cb1; blk++)
+                if (cb1 > cb0)
+                    for (int s = 0; s < gn; s++)
                     {
-                        float* a = WpT + (long)blk * kdimB * Mr;
                         float* b = padDy + s * ds;
                         for (int p0 = 0; p0 < G.Pw; p0 += tw)
-                            ConvMicroKernels.Tile(Simd, a, b + p0, OffsB, kdimB, dxw + p0, G.PwR, Math.Min(tw, G.Pw - p0));
-                        int rows = Math.Min(Mr, G.Cin - blk * Mr);
-                        for (int r = 0; r < rows; r++)
-                            Unwide(G, dxw + (long)r * G.PwR, Dx + ((long)(gs + s) * G.Cin + blk * Mr + r) * G.HW, 0f);
+                        {
+                            int width = Math.Min(tw, G.Pw - p0);
+                            for (int c0 = 0; c0 < G.Cout; c0 += kc)
+                            {
+                                int kn = Math.Min(kc, G.Cout - c0) * G.KK;
+                                for (int blk = cb0; blk < cb1; blk++)
+                                    ConvMicroKernels.Tile(Simd, WpT + ((long)blk * kdimB + c0 * G.KK) * Mr, b + p0, OffsB + c0 * G.KK, kn,
+                                        dxw + (long)(blk - cb0) * Mr * G.PwR + p0, G.PwR, width, c0 > 0);
+                            }
+                        }
+                        int ciEnd = Math.Min(G.Cin, cb1 * Mr);
+                        for (int ci = cb0 * Mr; ci < ciEnd; ci++)
+                            Unwide(G, dxw + (long)(ci - cb0 * Mr) * G.PwR, Dx + ((long)(gs + s) * G.Cin + ci) * G.HW, 0f);
                     }
                 // backward-weight: dW[co, col] += sum_q dyWide[co, q] * padX[col offset + q]
                 for (int ob = ob0; ob < ob1; ob++)
                 {
                     int co0 = ob * ConvMicroKernels.WgtRows, rows = Math.Min(ConvMicroKernels.WgtRows, G.Cout - co0);
                     float* d = padDy + (long)co0 * G.PadStride + shift;
-                    for (int c0 = 0; c0 < ncol; c0 += ConvMicroKernels.WgtCols)
-                        ConvMicroKernels.Wgt(Simd, d, G.PadStride, ds, rows, padX, xs, ColOff + c0,
-                            Math.Min(ConvMicroKernels.WgtCols, ncol - c0), gn, G.PwR, gw + (long)co0 * ncol + c0, ncol);
+                    for (int c0 = 0, ct = 0; c0 < ncol; c0 += ConvMicroKernels.WgtCols, ct++)
+                    {
+                        int cols = Math.Min(ConvMicroKernels.WgtCols, ncol - c0);
+                        if (vp != null)
+                            ConvMicroKernels.WgtVec(d, G.PadStride, ds, rows, padX, xs, ColOff + c0, cols, gn, G.PwR,
+                                vp + ((long)(ob - ob0) * colTiles + ct) * VecTile);
+                        else
+                            ConvMicroKernels.Wgt(Simd, d, G.PadStride, ds, rows, padX, xs, ColOff + c0, cols, gn, G.PwR, gw + (long)co0 * ncol + c0, ncol);
+                    }
+                }
+            }
+            if (vp != null)
+            {
+                // sum the lanes of the chunk's vector partials once
+                for (int ob = ob0; ob < ob1; ob++)
+                {
+                    int co0 = ob * ConvMicroKernels.WgtRows, rows = Math.Min(ConvMicroKernels.WgtRows, G.Cout - co0);
+                    for (int c0 = 0, ct = 0; c0 < ncol; c0 += ConvMicroKernels.WgtCols, ct++)
+                    {
+                        int cols = Math.Min(ConvMicroKernels.WgtCols, ncol - c0);
+                        float* t = vp + ((long)(ob - ob0) * colTiles + ct) * VecTile;
+                        for (int r = 0; r < rows; r++)
+                            for (int j = 0; j < cols; j++)
+                                gw[(long)(co0 + r) * ncol + c0 + j] += Vector512.Sum(Vector512.Load(t + (r * ConvMicroKernels.WgtCols + j) * 16));
+                    }
                 }
             }
         }
     }
+
+    private const int VecTile = ConvMicroKernels.WgtRows * ConvMicroKernels.WgtCols * 16;
+    private static readonly long MaxVecPartialFloats = Environment.GetEnvironmentVariable("CONV_NOVEC") == "1" ? 0 : 4L << 20;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
@@ -306,20 +360,24 @@ internal static unsafe class Conv2dKernels
         long perSample = (long)(g.Cin + g.Cout) * g.PadStride * 4;
         int group = (int)Math.Clamp((1L << 20) / Math.Max(1, perSample), 1, 8);
 
+        int colTiles = (ncol + ConvMicroKernels.WgtCols - 1) / ConvMicroKernels.WgtCols;
+        long vecFloats = (long)coBlocks * colTiles * VecTile;
+        bool vecPartials = Simd == ConvSimd.V512 && vecFloats <= MaxVecPartialFloats;
+
         int threads = pool.Threads;
         float** scratch = stackalloc float*[threads * 3];
         for (int t = 0; t < threads; t++)
         {
             scratch[t * 3] = pool.Scratch(t, 0, (long)group * g.Cin * g.PadStride);
             scratch[t * 3 + 1] = pool.Scratch(t, 1, (long)group * g.Cout * g.PadStride);
-            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)Mr * g.PwR);
+            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)ciBlocks * Mr * g.PwR + (vecPartials ? vecFloats : 0));
         }
         int parts = threads == 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, Math.Max(ciBlocks, coBlocks));
         var job = new BwdJob
         {
             G = g, Simd = Simd, X = x.Ptr, Dy = dy.Ptr, Dx = dx != null ? dx.Ptr : null, WpT = wpT, Partials = partials,
             OffsB = offsB, ColOff = colOff, Scratch = scratch, Chunks = chunks, Parts = parts, Group = group,
-            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null,
+            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null, VecPartials = vecPartials,
         };
         pool.For(chunks * parts, ref job);
 
