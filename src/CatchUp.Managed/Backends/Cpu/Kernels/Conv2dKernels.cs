@@ -26,7 +26,17 @@ internal static unsafe class Conv2dKernels
     /// <summary>Test hook: forces a SIMD path for calls made from this thread (null = best available).</summary>
     [ThreadStatic] internal static ConvSimd? ForceSimd;
 
-    internal static ConvSimd Simd => ForceSimd ?? (SimdInfo.HasAvx512 ? ConvSimd.V512 /* see SimdInfo: not Vector512.IsHardwareAccelerated */
+    /// <summary>Benchmark hook: Backward computes only dx (no dw, no dbias) for calls made from this thread.</summary>
+    [ThreadStatic] internal static bool BenchDataOnly;
+
+    /// <summary>Test hook: the AVX-512 weight gradient sums lanes per tile (the path used when the lane partials would
+    /// exceed <see cref="MaxVecPartialFloats"/>, e.g. 256->256 channels) instead of keeping lane partials.</summary>
+    [ThreadStatic] internal static bool ForceLaneSums;
+
+    /// <remarks>The runtime reports Vector512.IsHardwareAccelerated = false on Xeons where it merely prefers 256-bit
+    /// vectors (Skylake-X / Cascade Lake, unless DOTNET_PreferredVectorBitWidth=512), yet Vector512 code still compiles
+    /// to zmm instructions whenever Avx512F is supported, and these FMA-bound GEMMs run faster with it; so Avx512F decides.</remarks>
+    internal static ConvSimd Simd => ForceSimd ?? (Vector512.IsHardwareAccelerated || Avx512F.IsSupported ? ConvSimd.V512
         : Vector256.IsHardwareAccelerated ? ConvSimd.V256 : ConvSimd.Scalar);
 
     private const int Mr = ConvMicroKernels.Mr;
@@ -89,7 +99,7 @@ internal static unsafe class Conv2dKernels
             return;
         }
         int w = g.W;
-        if (w >= 16 && Vector512.IsHardwareAccelerated | Avx512F.IsSupported)
+        if (w >= 16 && (Vector512.IsHardwareAccelerated || Avx512F.IsSupported))
         {
             // whole vectors, the last one overlapping the previous (rows are short: 7..32)
             var av = Vector512.Create(add);
@@ -279,8 +289,17 @@ internal static unsafe class Conv2dKernels
                     {
                         int cols = Math.Min(ConvMicroKernels.WgtCols, ncol - c0);
                         if (vp != null)
+                        {
+                            // the lane partials (2.4 MB for 64x64x3x3) live beyond L2: fetch the next tile's early
+                            if (Sse.IsSupported)
+                            {
+                                float* next = vp + ((long)(ob - ob0) * colTiles + ct + 1) * VecTile;
+                                if (ct + 1 < colTiles || ob + 1 < ob1)
+                                    for (int i = 0; i < VecTile; i += 16) Sse.Prefetch0(next + i);
+                            }
                             ConvMicroKernels.WgtVec(d, G.PadStride, ds, rows, padX, xs, ColOff + c0, cols, gn, G.PwR,
                                 vp + ((long)(ob - ob0) * colTiles + ct) * VecTile);
+                        }
                         else
                             ConvMicroKernels.Wgt(Simd, d, G.PadStride, ds, rows, padX, xs, ColOff + c0, cols, gn, G.PwR, gw + (long)co0 * ncol + c0, ncol);
                     }
@@ -329,7 +348,7 @@ internal static unsafe class Conv2dKernels
 
         int ncol = g.Cin * g.KK, kdimB = g.Cout * g.KK;
         int ciBlocks = dx != null ? (g.Cin + Mr - 1) / Mr : 0;
-        int coBlocks = (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
+        int coBlocks = BenchDataOnly ? 0 : (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
         int chunks = Math.Min(g.N, MaxChunks);
         long partialStride = ((long)g.Cout * ncol + g.Cout + 15) & ~15L;
         long wpLen = (long)ciBlocks * kdimB * Mr;
@@ -363,7 +382,7 @@ internal static unsafe class Conv2dKernels
 
         int colTiles = (ncol + ConvMicroKernels.WgtCols - 1) / ConvMicroKernels.WgtCols;
         long vecFloats = (long)coBlocks * colTiles * VecTile;
-        bool vecPartials = Simd == ConvSimd.V512 && vecFloats <= MaxVecPartialFloats;
+        bool vecPartials = Simd == ConvSimd.V512 && vecFloats <= MaxVecPartialFloats && !ForceLaneSums;
 
         int threads = pool.Threads;
         float** scratch = stackalloc float*[threads * 3];
@@ -378,9 +397,10 @@ internal static unsafe class Conv2dKernels
         {
             G = g, Simd = Simd, X = x.Ptr, Dy = dy.Ptr, Dx = dx != null ? dx.Ptr : null, WpT = wpT, Partials = partials,
             OffsB = offsB, ColOff = colOff, Scratch = scratch, Chunks = chunks, Parts = parts, Group = group,
-            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null, VecPartials = vecPartials,
+            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null && !BenchDataOnly, VecPartials = vecPartials,
         };
         pool.For(chunks * parts, ref job);
+        if (BenchDataOnly) return;
 
         // deterministic reduction of the chunk partials, in chunk order
         long wl = (long)g.Cout * ncol;
