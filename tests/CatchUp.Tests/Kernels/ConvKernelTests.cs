@@ -111,6 +111,19 @@ public class ConvKernelTests
         finally { Conv2dKernels.ForceSimd = null; }
     }
 
+    [Fact]
+    public void LaneSumWeightGradientPathMatchesReference()
+    {
+        Conv2dKernels.ForceLaneSums = true;
+        try
+        {
+            CheckAgainstReference(2, 3, 5, 17, 7, 7, 3);
+            CheckAgainstReference(2, 3, 9, 33, 13, 8, 1);
+            CheckAgainstReference(1, 1, 64, 64, 13, 13, 3);
+        }
+        finally { Conv2dKernels.ForceLaneSums = false; }
+    }
+
     [Theory]
     [InlineData(3)]
     [InlineData(1)]

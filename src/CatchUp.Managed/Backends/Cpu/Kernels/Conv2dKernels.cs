@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using CatchUp.Tensors;
 using Tensor = CatchUp.Tensors.Tensor;
 
@@ -24,7 +26,17 @@ internal static unsafe class Conv2dKernels
     /// <summary>Test hook: forces a SIMD path for calls made from this thread (null = best available).</summary>
     [ThreadStatic] internal static ConvSimd? ForceSimd;
 
-    internal static ConvSimd Simd => ForceSimd ?? (SimdInfo.HasAvx512 ? ConvSimd.V512 /* see SimdInfo: not Vector512.IsHardwareAccelerated */
+    /// <summary>Benchmark hook: Backward computes only dx (no dw, no dbias) for calls made from this thread.</summary>
+    [ThreadStatic] internal static bool BenchDataOnly;
+
+    /// <summary>Test hook: the AVX-512 weight gradient sums lanes per tile (the path used when the lane partials would
+    /// exceed <see cref="MaxVecPartialFloats"/>, e.g. 256->256 channels) instead of keeping lane partials.</summary>
+    [ThreadStatic] internal static bool ForceLaneSums;
+
+    /// <remarks>The runtime reports Vector512.IsHardwareAccelerated = false on Xeons where it merely prefers 256-bit
+    /// vectors (Skylake-X / Cascade Lake, unless DOTNET_PreferredVectorBitWidth=512), yet Vector512 code still compiles
+    /// to zmm instructions whenever Avx512F is supported, and these FMA-bound GEMMs run faster with it; so Avx512F decides.</remarks>
+    internal static ConvSimd Simd => ForceSimd ?? (Vector512.IsHardwareAccelerated || Avx512F.IsSupported ? ConvSimd.V512
         : Vector256.IsHardwareAccelerated ? ConvSimd.V256 : ConvSimd.Scalar);
 
     private const int Mr = ConvMicroKernels.Mr;
@@ -55,6 +67,7 @@ internal static unsafe class Conv2dKernels
     }
 
     /// <summary>Copies C planes [H][W] into zero-padded wide rows: dst[c*PadStride + (y+P)*Wp + x+P] = src[c][y][x].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad(in Geo g, float* src, float* dst, int channels)
     {
         for (int c = 0; c < channels; c++)
@@ -70,11 +83,12 @@ internal static unsafe class Conv2dKernels
             NativeMemory.Clear(d, (nuint)(g.PadStride * 4));
             float* row = d + g.Wp + 1;
             for (int y = 0; y < g.H; y++, row += g.Wp, s += g.W)
-                for (int x = 0; x < g.W; x++) row[x] = s[x];
+                new ReadOnlySpan<float>(s, g.W).CopyTo(new Span<float>(row, g.W));
         }
     }
 
     /// <summary>dst[y][x] = src[y*Wp + x] + add for the valid columns of a wide plane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Unwide(in Geo g, float* src, float* dst, float add)
     {
         if (g.P == 0)
@@ -84,10 +98,26 @@ internal static unsafe class Conv2dKernels
             else TensorPrimitives.Add(new ReadOnlySpan<float>(src, g.HW), add, d);
             return;
         }
-        for (int y = 0; y < g.H; y++, src += g.Wp, dst += g.W)
-            for (int x = 0; x < g.W; x++) dst[x] = src[x] + add;
+        int w = g.W;
+        if (w >= 16 && (Vector512.IsHardwareAccelerated || Avx512F.IsSupported))
+        {
+            // whole vectors, the last one overlapping the previous (rows are short: 7..32)
+            var av = Vector512.Create(add);
+            for (int y = 0; y < g.H; y++, src += g.Wp, dst += w)
+            {
+                for (int x = 0; x < w; x += 16)
+                {
+                    int xx = Math.Min(x, w - 16);
+                    (Vector512.Load(src + xx) + av).Store(dst + xx);
+                }
+            }
+            return;
+        }
+        for (int y = 0; y < g.H; y++, src += g.Wp, dst += w)
+            for (int x = 0; x < w; x++) dst[x] = src[x] + add;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillOffsets(in Geo g, int* offs, int channels)
     {
         for (int c = 0; c < channels; c++)
@@ -105,6 +135,7 @@ internal static unsafe class Conv2dKernels
         public float** Scratch; // per worker: [pad, wide out]
         public int Blocks, Parts;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int index, int worker)
         {
             int n = index / Parts, part = index % Parts;
@@ -112,22 +143,29 @@ internal static unsafe class Conv2dKernels
             if (b0 == b1) return;
             float* pad = Scratch[worker * 2], outw = Scratch[worker * 2 + 1];
             Pad(G, X + (long)n * G.Cin * G.HW, pad, G.Cin);
-            int kdim = G.Cin * G.KK, tw = ConvMicroKernels.TileWidth(Simd);
-            for (int blk = b0; blk < b1; blk++)
+            int kdim = G.Cin * G.KK, tw = ConvMicroKernels.TileWidth(Simd), kc = ChannelsPerPanel(G, tw);
+            // tile-outer, channel-chunk, block-inner: the B panel of a chunk (~16 KB) stays in L1 across all output blocks
+            for (int p0 = 0; p0 < G.Pw; p0 += tw)
             {
-                float* a = Wp + (long)blk * kdim * Mr;
-                for (int p0 = 0; p0 < G.Pw; p0 += tw)
-                    ConvMicroKernels.Tile(Simd, a, pad + p0, Offs, kdim, outw + p0, G.PwR, Math.Min(tw, G.Pw - p0));
-                int rows = Math.Min(Mr, G.Cout - blk * Mr);
-                for (int r = 0; r < rows; r++)
+                int width = Math.Min(tw, G.Pw - p0);
+                for (int c0 = 0; c0 < G.Cin; c0 += kc)
                 {
-                    int co = blk * Mr + r;
-                    Unwide(G, outw + (long)r * G.PwR, Y + ((long)n * G.Cout + co) * G.HW, Bias != null ? Bias[co] : 0f);
+                    int kn = Math.Min(kc, G.Cin - c0) * G.KK;
+                    for (int blk = b0; blk < b1; blk++)
+                        ConvMicroKernels.Tile(Simd, Wp + ((long)blk * kdim + c0 * G.KK) * Mr, pad + p0, Offs + c0 * G.KK, kn,
+                            outw + (long)(blk - b0) * Mr * G.PwR + p0, G.PwR, width, c0 > 0);
                 }
             }
+            int coEnd = Math.Min(G.Cout, b1 * Mr);
+            for (int co = b0 * Mr; co < coEnd; co++)
+                Unwide(G, outw + (long)(co - b0 * Mr) * G.PwR, Y + ((long)n * G.Cout + co) * G.HW, Bias != null ? Bias[co] : 0f);
         }
     }
 
+    /// <summary>Reduction channels per K chunk so that one B panel (tile width plus the 3x3 halo, per channel) is ~16 KB.</summary>
+    private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, 16384 / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         var g = new Geo(x, w);
@@ -156,7 +194,7 @@ internal static unsafe class Conv2dKernels
         for (int t = 0; t < threads; t++)
         {
             scratch[t * 2] = pool.Scratch(t, 0, (long)g.Cin * g.PadStride);
-            scratch[t * 2 + 1] = pool.Scratch(t, 1, (long)Mr * g.PwR);
+            scratch[t * 2 + 1] = pool.Scratch(t, 1, (long)blocks * Mr * g.PwR);
         }
         int parts = threads == 1 ? 1 : Math.Clamp((4 * threads + g.N - 1) / g.N, 1, blocks);
         var job = new FwdJob
@@ -167,6 +205,7 @@ internal static unsafe class Conv2dKernels
         pool.For(g.N * parts, ref job);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillBias(in Geo g, float* y, Tensor? bias)
     {
         for (int n = 0; n < g.N; n++)
@@ -184,8 +223,9 @@ internal static unsafe class Conv2dKernels
         public float** Scratch; // per worker: [padX, padDy, wide dx]
         public int Chunks, Parts, Group, CiBlocks, CoBlocks;
         public long PartialStride;
-        public bool WantBias;
+        public bool WantBias, VecPartials;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Execute(int index, int worker)
         {
             int chunk = index / Parts, part = index % Parts;
@@ -203,7 +243,10 @@ internal static unsafe class Conv2dKernels
 
             float* padX = Scratch[worker * 3], padDy = Scratch[worker * 3 + 1], dxw = Scratch[worker * 3 + 2];
             long xs = (long)G.Cin * G.PadStride, ds = (long)G.Cout * G.PadStride;
-            int tw = ConvMicroKernels.TileWidth(Simd), kdimB = G.Cout * G.KK;
+            int tw = ConvMicroKernels.TileWidth(Simd), kdimB = G.Cout * G.KK, kc = ChannelsPerPanel(G, tw);
+            int colTiles = (ncol + ConvMicroKernels.WgtCols - 1) / ConvMicroKernels.WgtCols;
+            float* vp = VecPartials ? dxw + (long)CiBlocks * Mr * G.PwR : null;
+            if (vp != null) NativeMemory.Clear(vp, (nuint)((long)(ob1 - ob0) * colTiles * VecTile * 4));
             int shift = G.P * G.Wp + G.P;
             for (int gs = s0; gs < s1; gs += Group)
             {
@@ -218,30 +261,73 @@ internal static unsafe class Conv2dKernels
                             gb[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(dyn + (long)co * G.HW, G.HW));
                 }
                 // backward-data: dx[ci] = sum over (co, tap') of flipped w * padded dy
-                for (int s = 0; s < gn; s++)
-                    for (int blk = cb0; blk < cb1; blk++)
+                if (cb1 > cb0)
+                    for (int s = 0; s < gn; s++)
                     {
-                        float* a = WpT + (long)blk * kdimB * Mr;
                         float* b = padDy + s * ds;
                         for (int p0 = 0; p0 < G.Pw; p0 += tw)
-                            ConvMicroKernels.Tile(Simd, a, b + p0, OffsB, kdimB, dxw + p0, G.PwR, Math.Min(tw, G.Pw - p0));
-                        int rows = Math.Min(Mr, G.Cin - blk * Mr);
-                        for (int r = 0; r < rows; r++)
-                            Unwide(G, dxw + (long)r * G.PwR, Dx + ((long)(gs + s) * G.Cin + blk * Mr + r) * G.HW, 0f);
+                        {
+                            int width = Math.Min(tw, G.Pw - p0);
+                            for (int c0 = 0; c0 < G.Cout; c0 += kc)
+                            {
+                                int kn = Math.Min(kc, G.Cout - c0) * G.KK;
+                                for (int blk = cb0; blk < cb1; blk++)
+                                    ConvMicroKernels.Tile(Simd, WpT + ((long)blk * kdimB + c0 * G.KK) * Mr, b + p0, OffsB + c0 * G.KK, kn,
+                                        dxw + (long)(blk - cb0) * Mr * G.PwR + p0, G.PwR, width, c0 > 0);
+                            }
+                        }
+                        int ciEnd = Math.Min(G.Cin, cb1 * Mr);
+                        for (int ci = cb0 * Mr; ci < ciEnd; ci++)
+                            Unwide(G, dxw + (long)(ci - cb0 * Mr) * G.PwR, Dx + ((long)(gs + s) * G.Cin + ci) * G.HW, 0f);
                     }
                 // backward-weight: dW[co, col] += sum_q dyWide[co, q] * padX[col offset + q]
                 for (int ob = ob0; ob < ob1; ob++)
                 {
                     int co0 = ob * ConvMicroKernels.WgtRows, rows = Math.Min(ConvMicroKernels.WgtRows, G.Cout - co0);
                     float* d = padDy + (long)co0 * G.PadStride + shift;
-                    for (int c0 = 0; c0 < ncol; c0 += ConvMicroKernels.WgtCols)
-                        ConvMicroKernels.Wgt(Simd, d, G.PadStride, ds, rows, padX, xs, ColOff + c0,
-                            Math.Min(ConvMicroKernels.WgtCols, ncol - c0), gn, G.PwR, gw + (long)co0 * ncol + c0, ncol);
+                    for (int c0 = 0, ct = 0; c0 < ncol; c0 += ConvMicroKernels.WgtCols, ct++)
+                    {
+                        int cols = Math.Min(ConvMicroKernels.WgtCols, ncol - c0);
+                        if (vp != null)
+                        {
+                            // the lane partials (2.4 MB for 64x64x3x3) live beyond L2: fetch the next tile's early
+                            if (Sse.IsSupported)
+                            {
+                                float* next = vp + ((long)(ob - ob0) * colTiles + ct + 1) * VecTile;
+                                if (ct + 1 < colTiles || ob + 1 < ob1)
+                                    for (int i = 0; i < VecTile; i += 16) Sse.Prefetch0(next + i);
+                            }
+                            ConvMicroKernels.WgtVec(d, G.PadStride, ds, rows, padX, xs, ColOff + c0, cols, gn, G.PwR,
+                                vp + ((long)(ob - ob0) * colTiles + ct) * VecTile);
+                        }
+                        else
+                            ConvMicroKernels.Wgt(Simd, d, G.PadStride, ds, rows, padX, xs, ColOff + c0, cols, gn, G.PwR, gw + (long)co0 * ncol + c0, ncol);
+                    }
+                }
+            }
+            if (vp != null)
+            {
+                // sum the lanes of the chunk's vector partials once
+                for (int ob = ob0; ob < ob1; ob++)
+                {
+                    int co0 = ob * ConvMicroKernels.WgtRows, rows = Math.Min(ConvMicroKernels.WgtRows, G.Cout - co0);
+                    for (int c0 = 0, ct = 0; c0 < ncol; c0 += ConvMicroKernels.WgtCols, ct++)
+                    {
+                        int cols = Math.Min(ConvMicroKernels.WgtCols, ncol - c0);
+                        float* t = vp + ((long)(ob - ob0) * colTiles + ct) * VecTile;
+                        for (int r = 0; r < rows; r++)
+                            for (int j = 0; j < cols; j++)
+                                gw[(long)(co0 + r) * ncol + c0 + j] += Vector512.Sum(Vector512.Load(t + (r * ConvMicroKernels.WgtCols + j) * 16));
+                    }
                 }
             }
         }
     }
 
+    private const int VecTile = ConvMicroKernels.WgtRows * ConvMicroKernels.WgtCols * 16;
+    private const long MaxVecPartialFloats = 4L << 20;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
     {
         var g = new Geo(x, w);
@@ -262,7 +348,7 @@ internal static unsafe class Conv2dKernels
 
         int ncol = g.Cin * g.KK, kdimB = g.Cout * g.KK;
         int ciBlocks = dx != null ? (g.Cin + Mr - 1) / Mr : 0;
-        int coBlocks = (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
+        int coBlocks = BenchDataOnly ? 0 : (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
         int chunks = Math.Min(g.N, MaxChunks);
         long partialStride = ((long)g.Cout * ncol + g.Cout + 15) & ~15L;
         long wpLen = (long)ciBlocks * kdimB * Mr;
@@ -289,9 +375,14 @@ internal static unsafe class Conv2dKernels
         FillOffsets(g, offsB, g.Cout);
         FillOffsets(g, colOff, g.Cin);
 
-        // samples per weight-gradient pass: keep the padded inputs and dy of a group within about half of L2
+        // samples per weight-gradient tile call: enough positions (~512) to amortize the 24-vector partial load/store
+        // of a tile, but no more (more samples push the padded x/dy out of L2 and were measured ~1.4x slower at 28x28)
         long perSample = (long)(g.Cin + g.Cout) * g.PadStride * 4;
-        int group = (int)Math.Clamp((1L << 20) / Math.Max(1, perSample), 1, 8);
+        int group = (int)Math.Clamp(Math.Min((512 + g.PwR - 1) / g.PwR, Math.Max(1, (1L << 20) / Math.Max(1, perSample))), 1, 8);
+
+        int colTiles = (ncol + ConvMicroKernels.WgtCols - 1) / ConvMicroKernels.WgtCols;
+        long vecFloats = (long)coBlocks * colTiles * VecTile;
+        bool vecPartials = Simd == ConvSimd.V512 && vecFloats <= MaxVecPartialFloats && !ForceLaneSums;
 
         int threads = pool.Threads;
         float** scratch = stackalloc float*[threads * 3];
@@ -299,16 +390,17 @@ internal static unsafe class Conv2dKernels
         {
             scratch[t * 3] = pool.Scratch(t, 0, (long)group * g.Cin * g.PadStride);
             scratch[t * 3 + 1] = pool.Scratch(t, 1, (long)group * g.Cout * g.PadStride);
-            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)Mr * g.PwR);
+            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)ciBlocks * Mr * g.PwR + (vecPartials ? vecFloats : 0));
         }
         int parts = threads == 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, Math.Max(ciBlocks, coBlocks));
         var job = new BwdJob
         {
             G = g, Simd = Simd, X = x.Ptr, Dy = dy.Ptr, Dx = dx != null ? dx.Ptr : null, WpT = wpT, Partials = partials,
             OffsB = offsB, ColOff = colOff, Scratch = scratch, Chunks = chunks, Parts = parts, Group = group,
-            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null,
+            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null && !BenchDataOnly, VecPartials = vecPartials,
         };
         pool.For(chunks * parts, ref job);
+        if (BenchDataOnly) return;
 
         // deterministic reduction of the chunk partials, in chunk order
         long wl = (long)g.Cout * ncol;

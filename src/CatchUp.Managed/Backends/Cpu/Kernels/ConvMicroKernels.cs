@@ -27,28 +27,29 @@ internal static unsafe class ConvMicroKernels
     private struct W3 { }
 
     /// <summary>Computes an 8 x width tile; width in (0, TileWidth], rounded up to whole vectors (C must have room).</summary>
-    public static void Tile(ConvSimd simd, float* a, float* b, int* offs, int kdim, float* c, int ldc, int width)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile(ConvSimd simd, float* a, float* b, int* offs, int kdim, float* c, int ldc, int width, bool accumulate)
     {
         switch (simd)
         {
             case ConvSimd.V512:
-                if (width > 32) Tile512<W3>(a, b, offs, kdim, c, ldc);
-                else if (width > 16) Tile512<W2>(a, b, offs, kdim, c, ldc);
-                else Tile512<W1>(a, b, offs, kdim, c, ldc);
+                if (width > 32) Tile512<W3>(a, b, offs, kdim, c, ldc, accumulate);
+                else if (width > 16) Tile512<W2>(a, b, offs, kdim, c, ldc, accumulate);
+                else Tile512<W1>(a, b, offs, kdim, c, ldc, accumulate);
                 break;
             case ConvSimd.V256:
-                if (width > 16) Tile256<W3>(a, b, offs, kdim, c, ldc);
-                else if (width > 8) Tile256<W2>(a, b, offs, kdim, c, ldc);
-                else Tile256<W1>(a, b, offs, kdim, c, ldc);
+                if (width > 16) Tile256<W3>(a, b, offs, kdim, c, ldc, accumulate);
+                else if (width > 8) Tile256<W2>(a, b, offs, kdim, c, ldc, accumulate);
+                else Tile256<W1>(a, b, offs, kdim, c, ldc, accumulate);
                 break;
             default:
-                TileScalar(a, b, offs, kdim, c, ldc, width);
+                TileScalar(a, b, offs, kdim, c, ldc, width, accumulate);
                 break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512<TW>(float* a, float* b, int* offs, int kdim, float* c, int ldc) where TW : struct
+    private static void Tile512<TW>(float* a, float* b, int* offs, int kdim, float* c, int ldc, bool accumulate) where TW : struct
     {
         bool two = typeof(TW) != typeof(W1);
         bool three = typeof(TW) == typeof(W3);
@@ -60,6 +61,18 @@ internal static unsafe class ConvMicroKernels
         Vector512<float> c50 = default, c51 = default, c52 = default;
         Vector512<float> c60 = default, c61 = default, c62 = default;
         Vector512<float> c70 = default, c71 = default, c72 = default;
+        if (accumulate)
+        {
+            float* cc = c;
+            c00 = Vector512.Load(cc); if (two) c01 = Vector512.Load(cc + 16); if (three) c02 = Vector512.Load(cc + 32); cc += ldc;
+            c10 = Vector512.Load(cc); if (two) c11 = Vector512.Load(cc + 16); if (three) c12 = Vector512.Load(cc + 32); cc += ldc;
+            c20 = Vector512.Load(cc); if (two) c21 = Vector512.Load(cc + 16); if (three) c22 = Vector512.Load(cc + 32); cc += ldc;
+            c30 = Vector512.Load(cc); if (two) c31 = Vector512.Load(cc + 16); if (three) c32 = Vector512.Load(cc + 32); cc += ldc;
+            c40 = Vector512.Load(cc); if (two) c41 = Vector512.Load(cc + 16); if (three) c42 = Vector512.Load(cc + 32); cc += ldc;
+            c50 = Vector512.Load(cc); if (two) c51 = Vector512.Load(cc + 16); if (three) c52 = Vector512.Load(cc + 32); cc += ldc;
+            c60 = Vector512.Load(cc); if (two) c61 = Vector512.Load(cc + 16); if (three) c62 = Vector512.Load(cc + 32); cc += ldc;
+            c70 = Vector512.Load(cc); if (two) c71 = Vector512.Load(cc + 16); if (three) c72 = Vector512.Load(cc + 32); cc += ldc;
+        }
         for (int k = 0; k < kdim; k++)
         {
             float* bp = b + offs[k];
@@ -121,7 +134,7 @@ internal static unsafe class ConvMicroKernels
 
     // ---------------------------------------------------------------- forward tile, AVX2: 8 rows x 24 columns
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile256<TW>(float* a, float* b, int* offs, int kdim, float* c, int ldc) where TW : struct
+    private static void Tile256<TW>(float* a, float* b, int* offs, int kdim, float* c, int ldc, bool accumulate) where TW : struct
     {
         bool two = typeof(TW) != typeof(W1);
         bool three = typeof(TW) == typeof(W3);
@@ -133,6 +146,18 @@ internal static unsafe class ConvMicroKernels
         Vector256<float> c50 = default, c51 = default, c52 = default;
         Vector256<float> c60 = default, c61 = default, c62 = default;
         Vector256<float> c70 = default, c71 = default, c72 = default;
+        if (accumulate)
+        {
+            float* cc = c;
+            c00 = Vector256.Load(cc); if (two) c01 = Vector256.Load(cc + 8); if (three) c02 = Vector256.Load(cc + 16); cc += ldc;
+            c10 = Vector256.Load(cc); if (two) c11 = Vector256.Load(cc + 8); if (three) c12 = Vector256.Load(cc + 16); cc += ldc;
+            c20 = Vector256.Load(cc); if (two) c21 = Vector256.Load(cc + 8); if (three) c22 = Vector256.Load(cc + 16); cc += ldc;
+            c30 = Vector256.Load(cc); if (two) c31 = Vector256.Load(cc + 8); if (three) c32 = Vector256.Load(cc + 16); cc += ldc;
+            c40 = Vector256.Load(cc); if (two) c41 = Vector256.Load(cc + 8); if (three) c42 = Vector256.Load(cc + 16); cc += ldc;
+            c50 = Vector256.Load(cc); if (two) c51 = Vector256.Load(cc + 8); if (three) c52 = Vector256.Load(cc + 16); cc += ldc;
+            c60 = Vector256.Load(cc); if (two) c61 = Vector256.Load(cc + 8); if (three) c62 = Vector256.Load(cc + 16); cc += ldc;
+            c70 = Vector256.Load(cc); if (two) c71 = Vector256.Load(cc + 8); if (three) c72 = Vector256.Load(cc + 16); cc += ldc;
+        }
         for (int k = 0; k < kdim; k++)
         {
             float* bp = b + offs[k];
@@ -193,13 +218,13 @@ internal static unsafe class ConvMicroKernels
     }
 
     // ---------------------------------------------------------------- forward tile, scalar
-    private static void TileScalar(float* a, float* b, int* offs, int kdim, float* c, int ldc, int width)
+    private static void TileScalar(float* a, float* b, int* offs, int kdim, float* c, int ldc, int width, bool accumulate)
     {
         width = (width + 15) & ~15;
         for (int r = 0; r < Mr; r++)
         {
             float* cr = c + (long)r * ldc;
-            for (int q = 0; q < width; q++) cr[q] = 0f;
+            if (!accumulate) for (int q = 0; q < width; q++) cr[q] = 0f;
             for (int k = 0; k < kdim; k++)
             {
                 float av = a[k * Mr + r];
@@ -215,6 +240,7 @@ internal static unsafe class ConvMicroKernels
     /// g[r * ldg + j] += sum over samples s &lt; samples and positions p &lt; len of
     /// d[r][s * dSample + p] * x[s * xSample + colOff[j] + p], for r &lt; rows (≤ 4), j &lt; cols (≤ 6). len % 16 == 0.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Wgt(ConvSimd simd, float* d, long dRow, long dSample, int rows, float* x, long xSample, int* colOff, int cols,
         int samples, int len, float* g, int ldg)
     {
@@ -253,14 +279,35 @@ internal static unsafe class ConvMicroKernels
                 g[i * ldg + j] += r[i * WgtCols + j];
     }
 
+    /// <summary>AVX-512 backward-weight tile that keeps its 24 lane-partial vectors in memory (<paramref name="acc"/>,
+    /// [4 rows][6 cols][16]) across calls instead of summing lanes per call; the caller sums the lanes once per chunk.</summary>
+    public static void WgtVec(float* d, long dRow, long dSample, int rows, float* x, long xSample, int* colOff, int cols,
+        int samples, int len, float* acc)
+    {
+        float* d0 = d, d1 = d + dRow * Math.Min(1, rows - 1), d2 = d + dRow * Math.Min(2, rows - 1), d3 = d + dRow * Math.Min(3, rows - 1);
+        Wgt512(d0, d1, d2, d3, dSample, x + colOff[0], x + colOff[Math.Min(1, cols - 1)], x + colOff[Math.Min(2, cols - 1)],
+            x + colOff[Math.Min(3, cols - 1)], x + colOff[Math.Min(4, cols - 1)], x + colOff[Math.Min(5, cols - 1)], xSample, samples, len, null, acc);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Wgt512(float* d0, float* d1, float* d2, float* d3, long dSample,
-        float* x0, float* x1, float* x2, float* x3, float* x4, float* x5, long xSample, int samples, int len, float* r)
+        float* x0, float* x1, float* x2, float* x3, float* x4, float* x5, long xSample, int samples, int len, float* r, float* vacc = null)
     {
         Vector512<float> g00 = default, g01 = default, g02 = default, g03 = default, g04 = default, g05 = default;
         Vector512<float> g10 = default, g11 = default, g12 = default, g13 = default, g14 = default, g15 = default;
         Vector512<float> g20 = default, g21 = default, g22 = default, g23 = default, g24 = default, g25 = default;
         Vector512<float> g30 = default, g31 = default, g32 = default, g33 = default, g34 = default, g35 = default;
+        if (vacc != null)
+        {
+            g00 = Vector512.Load(vacc); g01 = Vector512.Load(vacc + 16); g02 = Vector512.Load(vacc + 32);
+            g03 = Vector512.Load(vacc + 48); g04 = Vector512.Load(vacc + 64); g05 = Vector512.Load(vacc + 80);
+            g10 = Vector512.Load(vacc + 96); g11 = Vector512.Load(vacc + 112); g12 = Vector512.Load(vacc + 128);
+            g13 = Vector512.Load(vacc + 144); g14 = Vector512.Load(vacc + 160); g15 = Vector512.Load(vacc + 176);
+            g20 = Vector512.Load(vacc + 192); g21 = Vector512.Load(vacc + 208); g22 = Vector512.Load(vacc + 224);
+            g23 = Vector512.Load(vacc + 240); g24 = Vector512.Load(vacc + 256); g25 = Vector512.Load(vacc + 272);
+            g30 = Vector512.Load(vacc + 288); g31 = Vector512.Load(vacc + 304); g32 = Vector512.Load(vacc + 320);
+            g33 = Vector512.Load(vacc + 336); g34 = Vector512.Load(vacc + 352); g35 = Vector512.Load(vacc + 368);
+        }
         for (int s = 0; s < samples; s++)
         {
             for (int p = 0; p < len; p += 16)
@@ -289,6 +336,14 @@ internal static unsafe class ConvMicroKernels
             }
             d0 += dSample; d1 += dSample; d2 += dSample; d3 += dSample;
             x0 += xSample; x1 += xSample; x2 += xSample; x3 += xSample; x4 += xSample; x5 += xSample;
+        }
+        if (vacc != null)
+        {
+            g00.Store(vacc); g01.Store(vacc + 16); g02.Store(vacc + 32); g03.Store(vacc + 48); g04.Store(vacc + 64); g05.Store(vacc + 80);
+            g10.Store(vacc + 96); g11.Store(vacc + 112); g12.Store(vacc + 128); g13.Store(vacc + 144); g14.Store(vacc + 160); g15.Store(vacc + 176);
+            g20.Store(vacc + 192); g21.Store(vacc + 208); g22.Store(vacc + 224); g23.Store(vacc + 240); g24.Store(vacc + 256); g25.Store(vacc + 272);
+            g30.Store(vacc + 288); g31.Store(vacc + 304); g32.Store(vacc + 320); g33.Store(vacc + 336); g34.Store(vacc + 352); g35.Store(vacc + 368);
+            return;
         }
         r[0] = Vector512.Sum(g00); r[1] = Vector512.Sum(g01); r[2] = Vector512.Sum(g02);
         r[3] = Vector512.Sum(g03); r[4] = Vector512.Sum(g04); r[5] = Vector512.Sum(g05);
