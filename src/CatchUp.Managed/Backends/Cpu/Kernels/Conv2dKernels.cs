@@ -163,7 +163,8 @@ internal static unsafe class Conv2dKernels
     }
 
     /// <summary>Reduction channels per K chunk so that one B panel (tile width plus the 3x3 halo, per channel) is ~16 KB.</summary>
-    private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, 16384 / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
+    private const int PanelBytes = 16384;
+    private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, PanelBytes / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y)
