@@ -127,6 +127,8 @@ internal static class ConvQuick
             (1, 32, 28, 3), (32, 64, 28, 3), (64, 64, 28, 3), (96, 64, 28, 3), (128, 64, 28, 3), (64, 1, 28, 3),
             (64, 64, 14, 3), (96, 64, 14, 3), (128, 64, 14, 3), (64, 64, 7, 3), (128, 64, 7, 3),
             (32, 64, 28, 1), (96, 64, 28, 1), (128, 64, 14, 1), (64, 192, 7, 1), (64, 64, 7, 1),
+            // CIFAR config
+            (128, 128, 32, 3), (256, 256, 16, 3), (256, 256, 8, 3),
         ];
         double peak = Threads == 1 ? peak1 : peak2;
         Console.WriteLine($"batch 64, {Threads} threads, median of {reps} (best-of runs at the end of the line); % of measured {Threads}-thread FMA peak");

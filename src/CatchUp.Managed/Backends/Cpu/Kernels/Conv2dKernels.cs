@@ -163,7 +163,8 @@ internal static unsafe class Conv2dKernels
     }
 
     /// <summary>Reduction channels per K chunk so that one B panel (tile width plus the 3x3 halo, per channel) is ~16 KB.</summary>
-    private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, 16384 / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
+    private const int PanelBytes = 16384;
+    private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, PanelBytes / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y)
@@ -241,7 +242,10 @@ internal static unsafe class Conv2dKernels
             if (doBias) NativeMemory.Clear(gb, (nuint)(G.Cout * 4));
             if (cb1 == cb0 && ob1 == ob0 && !doBias) return;
 
-            float* padX = Scratch[worker * 3], padDy = Scratch[worker * 3 + 1], dxw = Scratch[worker * 3 + 2];
+            float* padX = Scratch[worker * 3], dxw = Scratch[worker * 3 + 2];
+            // shift the padded dy so that its wide view (offset P*Wp + P) starts on a 64-byte boundary: the weight
+            // kernel's four dy streams are then aligned loads (PadStride is a multiple of 16 floats)
+            float* padDy = Scratch[worker * 3 + 1] + (16 - (G.P * G.Wp + G.P) % 16) % 16;
             long xs = (long)G.Cin * G.PadStride, ds = (long)G.Cout * G.PadStride;
             int tw = ConvMicroKernels.TileWidth(Simd), kdimB = G.Cout * G.KK, kc = ChannelsPerPanel(G, tw);
             int colTiles = (ncol + ConvMicroKernels.WgtCols - 1) / ConvMicroKernels.WgtCols;
@@ -389,7 +393,7 @@ internal static unsafe class Conv2dKernels
         for (int t = 0; t < threads; t++)
         {
             scratch[t * 3] = pool.Scratch(t, 0, (long)group * g.Cin * g.PadStride);
-            scratch[t * 3 + 1] = pool.Scratch(t, 1, (long)group * g.Cout * g.PadStride);
+            scratch[t * 3 + 1] = pool.Scratch(t, 1, (long)group * g.Cout * g.PadStride + 16);
             scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)ciBlocks * Mr * g.PwR + (vecPartials ? vecFloats : 0));
         }
         int parts = threads == 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, Math.Max(ciBlocks, coBlocks));
