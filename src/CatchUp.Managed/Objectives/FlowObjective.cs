@@ -24,6 +24,7 @@ public sealed class FlowObjective : IDisposable
     private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tMinusDtDev, _noiseDev, _z, _vStar, _y, _p, _zeros, _dVStar, _dx1, _tmp;
     private readonly Tensor?[] _cDev = new Tensor?[4], _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
     private readonly Tensor?[] _dHeads = new Tensor?[2];
+    private static readonly string[] TargetPasses = ["T1", "T2", "T3"];
 
     public FlowObjective(ObjectiveOptions options, SongUNet net, SongUNet? emaTeacher, NoiseEncoder? encoder, SongUNet? pretrained = null)
     {
@@ -213,7 +214,7 @@ public sealed class FlowObjective : IDisposable
                 _b.Axpby(5f / 12f, k1, 0f, p);
                 _b.Axpby(2f / 3f, k2, 1f, p);
                 _b.Axpby(-1f / 12f, k3, 1f, p);                        // P = 5/12 k1 + 2/3 k2 - 1/12 k3
-                for (int j = 1; j <= 3; j++) Teacher(Displace(z, p, j), _cDev[j]!, rand, $"T{j}", _targets[j - 1]!);
+                for (int j = 1; j <= 3; j++) Teacher(Displace(z, p, j), _cDev[j]!, rand, TargetPasses[j - 1], _targets[j - 1]!);
                 break;
         }
         // Where the catch-up chain would leave [eps, 1], the target is the ground-truth velocity.

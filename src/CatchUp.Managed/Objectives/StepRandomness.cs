@@ -15,7 +15,7 @@ public readonly struct StepRandomness(ulong runSeed, long iteration)
     /// <summary>Fills <paramref name="destination"/> with standard normals (Box-Muller on counter uniforms).</summary>
     public void Normal(string purpose, Span<float> destination) => FillNormal(Stream(purpose), destination);
 
-    public ulong DropoutSeed(string pass) => Stream("dropout/" + pass);
+    public ulong DropoutSeed(string pass) => CounterRng.Hash(Stream("dropout"), CounterRng.StableHash(pass));
 
     public static void FillNormal(ulong stream, Span<float> destination)
     {

@@ -40,8 +40,8 @@ public sealed record TrainingOptions
             NumBlocks = 1, AttnResolutions = [], Dropout = 0.0, PriorShakedrop = true, Phi = 0.75,
         },
         Objective = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1 },
-        Iterations = 2400, Batch = 64, LearningRate = 1e-3f, Warmup = 100, EmaDecay = 0.995f, EmaStart = 100,
-        CheckpointEvery = 400, SampleEvery = 400,
+        Iterations = 1000, Batch = 64, LearningRate = 1e-3f, Warmup = 100, EmaDecay = 0.995f, EmaStart = 100,
+        CheckpointEvery = 250, SampleEvery = 250,
     };
 
     /// <summary>Paper Table 11, MNIST: batch 256, lr 3e-4 with 8000 warm-up steps, 50k iterations, EMA 0.9999.</summary>

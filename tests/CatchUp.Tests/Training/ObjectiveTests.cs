@@ -171,6 +171,37 @@ public class ObjectiveTests
         Assert.True(err < 1e-5, $"{kind} target: relative error {err:E2}");
     }
 
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(3, true)]
+    public void SteadyStateTrainingStepAllocatesNothing(int order, bool encoder)
+    {
+        using var b = new CpuBackend(2);
+        var cfg = Tiny with { ExtraHeads = order - 1, Dropout = 0.1 };
+        using var net = new SongUNet(cfg, b);
+        using var ema = new SongUNet(cfg, b);
+        net.Parameters.Initialize(1);
+        using var enc = encoder ? new NoiseEncoder(cfg, b) : null;
+        enc?.Network.Parameters.Initialize(2);
+        using var objective = new FlowObjective(new ObjectiveOptions { Order = order, Encoder = encoder, Teacher = TeacherKind.Ema }, net, ema, enc);
+        using var adam = new CatchUp.Training.AdamOptimizer(b, net.Parameters.All.Concat(enc?.Network.Parameters.All ?? []).ToList());
+        var tracker = new CatchUp.Training.EmaTracker(b, net.Parameters, ema.Parameters, 0.99f, 0);
+        using var x0 = b.FromArray(Normal(4 * 128, 1, 0.5f), 4, 2, 8, 8);
+        void Step(long i)
+        {
+            net.Parameters.ZeroGrad();
+            enc?.Network.Parameters.ZeroGrad();
+            objective.Step(x0, i, 100, 3);
+            adam.Step(1e-3f);
+            tracker.Update(i);
+        }
+        for (int i = 0; i < 20; i++) Step(i);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 20; i < 30; i++) Step(i);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"a steady-state training step allocated {allocated / 10} bytes");
+    }
+
     [Fact]
     public void DiscreteTimeDrawsTheGrid()
     {
