@@ -54,7 +54,7 @@ Task("Test")
         int failed = int.Parse(counters.Attribute("failed").Value);
         int total = int.Parse(counters.Attribute("total").Value);
         int skipped = total - passed - failed;
-        Information($"{passed} passed, {failed} failed, {skipped} skipped");
+        System.Console.WriteLine($"{passed} passed, {failed} failed, {skipped} skipped");
     }
     if (failure != null) throw failure;
 });
