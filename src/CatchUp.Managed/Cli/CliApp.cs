@@ -11,6 +11,7 @@ public static class CliApp
         var root = new RootCommand("CatchUp: Catch-Up Distillation for few-step generative models, in .NET")
         {
             TrainCommand.Create(),
+            DistillCommand.Create(),
             VelocityCommand.Create(),
             BenchCommand.Create(),
         };
