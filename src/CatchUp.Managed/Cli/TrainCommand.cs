@@ -6,6 +6,7 @@ using CatchUp.IO;
 using CatchUp.Models;
 using CatchUp.Objectives;
 using CatchUp.Training;
+using Spectre.Console;
 
 namespace CatchUp.Cli;
 
@@ -132,6 +133,19 @@ internal static class TrainCommand
         _ => throw new CliUsageException($"dataset '{name}': expected fashion-mnist, mnist or cifar10"),
     };
 
+    private static void PrintSummary(TrainingOptions o, string runDir, ImageDataset data, Trainer trainer, string device)
+    {
+        var table = new Table().AddColumn("run").AddColumn(Markup.Escape(runDir));
+        void Row(string k, string v) => table.AddRow(Markup.Escape(k), Markup.Escape(v));
+        Row("objective", o.Objective.Describe() + (o.Objective.Kind == ObjectiveKind.Cud ? $" (step size {o.Objective.StepSize}, teacher {o.Objective.Teacher})".ToLowerInvariant() : ""));
+        Row("data", $"{o.Dataset}: {data.Count} images {data.Channels}x{data.Height}x{data.Width} ({data.Source})");
+        Row("network", $"SongUNet C={o.Model.ModelChannels} mult [{string.Join(",", o.Model.ChannelMult)}] NB={o.Model.NumBlocks}, {trainer.Network.Parameters.ElementCount:N0} parameters");
+        Row("schedule", $"{o.Iterations} iterations, batch {o.Batch}, {o.Optimizer} lr {o.LearningRate:G3} (warm-up {o.Warmup}), EMA {o.EmaDecay} from {o.EmaStart}");
+        Row("device", device);
+        if (trainer.Iteration > 0) Row("resume", $"from iteration {trainer.Iteration}");
+        AnsiConsole.Write(table);
+    }
+
     internal static int Run(TrainingOptions o, string? outDir, string? resumeDir)
     {
         string runDir = resumeDir ?? outDir ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{o.Objective.Describe()}");
@@ -143,9 +157,7 @@ internal static class TrainCommand
         using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images));
         if (resumeDir is not null) trainer.Resume();
         AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), o.ToJson());
-        Console.WriteLine($"run {runDir}: {o.Objective.Describe()} on {o.Dataset} ({data.Count} images), " +
-            $"{trainer.Network.Parameters.ElementCount:N0} parameters, batch {o.Batch}, {o.Iterations} iterations, {backend.Name}" +
-            (trainer.Iteration > 0 ? $", resuming at iteration {trainer.Iteration}" : ""));
+        PrintSummary(o, runDir, data, trainer, backend.Name);
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;

@@ -136,6 +136,13 @@ public sealed record TrainingOptions
         try { root = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }); }
         catch (JsonException e) { throw new InvalidDataFileException(source, $"not valid JSON: {e.Message}"); }
         if (root is not JsonObject obj) throw new InvalidDataFileException(source, "the top level must be a JSON object with \"model\" and/or \"training\"");
+        // A flat file of reference model keys (img_resolution, model_channels, ...) is a model config on its own.
+        if (!obj.ContainsKey("model") && !obj.ContainsKey("training"))
+        {
+            var flat = defaults with { Model = SongUNetConfig.Parse(json, source) };
+            flat.Validate(source);
+            return flat;
+        }
         foreach (var key in obj.Select(kv => kv.Key))
             if (key is not ("model" or "training")) throw new InvalidDataFileException(source, $"unknown top-level key '{key}' (expected \"model\" and \"training\")");
         var result = defaults;
