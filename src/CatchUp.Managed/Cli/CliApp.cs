@@ -12,6 +12,7 @@ public static class CliApp
         {
             TrainCommand.Create(),
             DistillCommand.Create(),
+            AblateCommand.Create(),
             VelocityCommand.Create(),
             BenchCommand.Create(),
         };

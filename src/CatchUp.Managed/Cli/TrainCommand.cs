@@ -24,6 +24,7 @@ internal static class TrainCommand
         var stepSize = new Option<string?>("--step-size") { Description = "CUD catch-up step size: uniform | rule | fixed" };
         var teacher = new Option<string?>("--teacher") { Description = "CUD catch-up model: train (same weights) | ema" };
         var encoder = new Option<bool?>("--encoder") { Description = "Learned noise coupling (reparameterized encoder + KL); --encoder false to disable" };
+        var encoderModel = new Option<string?>("--encoder-model") { Description = "Encoder network config JSON (reference keys, out_channels = 2 x in_channels); default: the paper's encoder" };
         var weightPrior = new Option<float?>("--weight-prior") { Description = "KL weight for the encoder (default 20)" };
         var dynamicWeight = new Option<bool>("--dynamic-weight") { Description = "RK12 ablation: w_T = 2i/I, w_gt = 2(1 - i/I)" };
         var discrete = new Option<bool>("--discrete-time") { Description = "Ablation: t on the grid {1..16}/16" };
@@ -46,7 +47,7 @@ internal static class TrainCommand
         var logEvery = new Option<long?>("--log-every") { Description = "metrics.jsonl interval (iterations)" };
         var command = new Command("train", "Train a few-step generative model (Catch-Up Distillation and baselines)")
         {
-            preset, config, model, objective, from, rk, stepSize, teacher, encoder, weightPrior, dynamicWeight, discrete, data, dataset,
+            preset, config, model, objective, from, rk, stepSize, teacher, encoder, encoderModel, weightPrior, dynamicWeight, discrete, data, dataset,
             outDir, resume, iterations, batch, lr, warmup, optimizer, weightDecay, emaDecay, emaStart, seed, threads,
             checkpointEvery, sampleEvery, logEvery,
         };
@@ -67,6 +68,7 @@ internal static class TrainCommand
                 o = Presets(r.GetValue(preset)!);
                 if (r.GetValue(config) is string c) o = TrainingOptions.Load(c, o);
                 if (r.GetValue(model) is string m) o = o with { Model = ModelLoading.LoadConfig(m) };
+                if (r.GetValue(encoderModel) is string em) o = o with { EncoderModel = ModelLoading.LoadConfig(em) };
                 var ob = o.Objective;
                 if (r.GetValue(objective) is string os) ob = ob with { Kind = os switch
                 {

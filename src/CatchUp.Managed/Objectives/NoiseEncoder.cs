@@ -12,10 +12,11 @@ public sealed class NoiseEncoder : IDisposable
     private readonly IBackend _b;
     private Tensor? _ones, _x1, _dMuLogvar, _dKl;
 
-    public NoiseEncoder(SongUNetConfig decoder, IBackend backend)
+    /// <summary>The paper's encoder for <paramref name="decoder"/>, or <paramref name="encoder"/> when given.</summary>
+    public NoiseEncoder(SongUNetConfig decoder, IBackend backend, SongUNetConfig? encoder = null)
     {
         _b = backend;
-        Network = new SongUNet(SongUNetConfig.EncoderFor(decoder), backend);
+        Network = new SongUNet(encoder ?? SongUNetConfig.EncoderFor(decoder), backend);
     }
 
     public SongUNet Network { get; }

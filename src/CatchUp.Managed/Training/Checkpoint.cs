@@ -90,6 +90,15 @@ public static class Checkpoint
         return new TrainerProgress(Number("iteration"), Number("adam_steps"), Number("nan_skips"), sampler);
     }
 
+    /// <summary>The iteration a run's checkpoint was written at (without loading it into a network).</summary>
+    public static long ReadIteration(string runDir)
+    {
+        string path = PathIn(runDir);
+        var file = SafetensorsFile.Read(path);
+        if (file.Metadata.TryGetValue("iteration", out var s) && long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long v) && v >= 0) return v;
+        throw new InvalidDataFileException(path, "metadata 'iteration' is missing or not a non-negative integer");
+    }
+
     /// <summary>A run killed while writing leaves "*.tmp-*" files beside its outputs; they are never read, so drop them.</summary>
     public static void SweepAbandonedWrites(string runDir)
     {

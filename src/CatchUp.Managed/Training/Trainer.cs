@@ -51,7 +51,7 @@ public sealed class Trainer : IDisposable
         _net.Parameters.Initialize(options.Seed);
         if (options.Objective.UsesEncoder)
         {
-            _encoder = new NoiseEncoder(model, backend);
+            _encoder = new NoiseEncoder(model, backend, options.EncoderModelOrDefault);
             _encoder.Network.Parameters.Initialize(options.Seed + 1);
         }
         if (options.Objective.NeedsPretrained)

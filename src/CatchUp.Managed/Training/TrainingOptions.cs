@@ -10,6 +10,9 @@ namespace CatchUp.Training;
 public sealed record TrainingOptions
 {
     public required SongUNetConfig Model { get; init; }
+    /// <summary>The noise encoder's network; null = the paper's encoder (<see cref="SongUNetConfig.EncoderFor"/>).
+    /// CPU presets use a smaller one.</summary>
+    public SongUNetConfig? EncoderModel { get; init; }
     public ObjectiveOptions Objective { get; init; } = new();
     public string Dataset { get; init; } = "fashion-mnist";
     public string? DataDir { get; init; }
@@ -70,6 +73,9 @@ public sealed record TrainingOptions
         _ => throw new ArgumentException($"unknown preset '{name}' (quick, mnist-paper, cifar10-paper)"),
     };
 
+    /// <summary>The encoder actually built when the objective uses one.</summary>
+    public SongUNetConfig EncoderModelOrDefault => EncoderModel ?? SongUNetConfig.EncoderFor(Model);
+
     /// <summary>The model actually built: the config plus the extra heads the objective needs.</summary>
     public SongUNetConfig ModelWithHeads => Model with { ExtraHeads = Math.Max(Model.ExtraHeads, Objective.ExtraHeads) };
 
@@ -88,6 +94,13 @@ public sealed record TrainingOptions
         if (Objective.CatchUpSteps < 1 || (Objective.Kind == ObjectiveKind.Pd && Objective.CatchUpSteps < 2)) Fail("catchup_steps", "must be at least 1 (2 for pd)");
         if (Objective.NeedsPretrained && InitFrom is null) Fail("init_from", $"{Objective.Describe()} distills a pre-trained run: give it with --from DIR");
         Model.Validate(source);
+        if (EncoderModel is { } enc)
+        {
+            enc.Validate(source);
+            if (enc.InChannels != Model.InChannels || enc.OutChannels != 2 * Model.InChannels || enc.ImgResolution != Model.ImgResolution)
+                Fail("encoder", $"the encoder must map {Model.InChannels}x{Model.ImgResolution}x{Model.ImgResolution} images to {2 * Model.InChannels} channels (mu, logvar)");
+            if (enc.PriorShakedrop) Fail("encoder", "the encoder has no dynamic skip (it is called at t = 1)");
+        }
     }
 
     public string ToJson()
@@ -125,7 +138,9 @@ public sealed record TrainingOptions
             ["hflip"] = HorizontalFlip,
             ["init_from"] = InitFrom,
         };
-        var root = new JsonObject { ["model"] = JsonNode.Parse(Model.ToJson()), ["training"] = training };
+        var root = new JsonObject { ["model"] = JsonNode.Parse(Model.ToJson()) };
+        if (EncoderModel is not null) root["encoder"] = JsonNode.Parse(EncoderModel.ToJson());
+        root["training"] = training;
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
@@ -137,16 +152,17 @@ public sealed record TrainingOptions
         catch (JsonException e) { throw new InvalidDataFileException(source, $"not valid JSON: {e.Message}"); }
         if (root is not JsonObject obj) throw new InvalidDataFileException(source, "the top level must be a JSON object with \"model\" and/or \"training\"");
         // A flat file of reference model keys (img_resolution, model_channels, ...) is a model config on its own.
-        if (!obj.ContainsKey("model") && !obj.ContainsKey("training"))
+        if (!obj.ContainsKey("model") && !obj.ContainsKey("training") && !obj.ContainsKey("encoder"))
         {
             var flat = defaults with { Model = SongUNetConfig.Parse(json, source) };
             flat.Validate(source);
             return flat;
         }
         foreach (var key in obj.Select(kv => kv.Key))
-            if (key is not ("model" or "training")) throw new InvalidDataFileException(source, $"unknown top-level key '{key}' (expected \"model\" and \"training\")");
+            if (key is not ("model" or "encoder" or "training")) throw new InvalidDataFileException(source, $"unknown top-level key '{key}' (expected \"model\", \"encoder\" and \"training\")");
         var result = defaults;
         if (obj["model"] is JsonNode model) result = result with { Model = SongUNetConfig.Parse(model.ToJsonString(), source) };
+        if (obj["encoder"] is JsonNode encoder) result = result with { EncoderModel = SongUNetConfig.Parse(encoder.ToJsonString(), source) };
         if (obj["training"] is JsonObject t) result = ApplyTraining(result, t, source);
         else if (obj["training"] is not null) throw new InvalidDataFileException(source, "\"training\" must be an object");
         result.Validate(source);

@@ -40,6 +40,28 @@ public class TrainingOptionsTests
         Assert.Equal(TrainingOptions.Quick.Iterations, o.Iterations);
     }
 
+    [Fact]
+    public void ASmallerEncoderRoundTripsAndIsValidated()
+    {
+        var o = AblationPlanEncoder();
+        var back = TrainingOptions.Parse(o.ToJson(), "config.json", TrainingOptions.Quick);
+        Assert.Equal(o.EncoderModel, back.EncoderModel);
+        Assert.Equal(16, back.EncoderModelOrDefault.ModelChannels);
+        Assert.Equal(32, TrainingOptions.Quick.EncoderModelOrDefault.ModelChannels); // the paper's encoder by default
+        Assert.DoesNotContain("\"encoder\": {", TrainingOptions.Quick.ToJson());
+
+        var wrongChannels = o with { EncoderModel = o.EncoderModel! with { OutChannels = 1 } };
+        Assert.Contains("'encoder'", Assert.Throws<InvalidDataFileException>(() => wrongChannels.Validate("c.json")).Message);
+        var dynamicSkip = o with { EncoderModel = o.EncoderModel! with { PriorShakedrop = true } };
+        Assert.Contains("dynamic skip", Assert.Throws<InvalidDataFileException>(() => dynamicSkip.Validate("c.json")).Message);
+    }
+
+    private static TrainingOptions AblationPlanEncoder() => TrainingOptions.Quick with
+    {
+        Objective = new ObjectiveOptions { Kind = ObjectiveKind.Curvature },
+        EncoderModel = TrainingOptions.Quick.Model with { OutChannels = 2, PriorShakedrop = false },
+    };
+
     [Theory]
     [InlineData("""{ "training": { "iterations": "many" } }""", "'iterations'")]
     [InlineData("""{ "training": { "objective": "gan" } }""", "unknown objective 'gan'")]
