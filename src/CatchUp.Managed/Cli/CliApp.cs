@@ -13,6 +13,7 @@ public static class CliApp
             TrainCommand.Create(),
             DistillCommand.Create(),
             VelocityCommand.Create(),
+            SampleCommand.Create(),
             BenchCommand.Create(),
         };
         try
