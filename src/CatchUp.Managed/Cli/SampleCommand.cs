@@ -73,6 +73,7 @@ internal static class SampleCommand
             throw new CliUsageException($"--head {q.Head}: {loaded.Source} has {NetworkVelocityField.HeadOptions(net)}");
 
         int nfe = q.Nfe ?? 0;
+        if (q.Solver == "rk45" && q.Nfe is not null) Console.WriteLine($"rk45 chooses its own steps: --nfe {q.Nfe} is ignored");
         Console.WriteLine($"sample: {count} images of {c}x{r}x{r} with {q.Solver}{(q.Solver == "rk45" ? $" (rtol {q.Rtol:G3}, atol {q.Atol:G3})" : $" NFE {nfe}")}, head {q.Head}, batch {q.Batch}, {q.Threads} threads");
         var clock = Stopwatch.StartNew();
         var progress = new ProgressPrinter(count, clock);

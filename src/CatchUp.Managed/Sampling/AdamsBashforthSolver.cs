@@ -38,9 +38,9 @@ public abstract class AdamsBashforthSolver : OdeSolver
         float h = 1f / Steps;
         for (int k = 0; k < Steps; k++)
         {
-            var newest = history[^1];                                       // the oldest slot is reused
+            var reused = history[^1];                                       // the oldest velocity's slot takes the new one
             for (int j = history.Length - 1; j > 0; j--) history[j] = history[j - 1];
-            history[0] = newest;
+            history[0] = reused;
             float t = (Steps - k) / (float)Steps;
             Evaluate(z, t, history[0]);
             if (k == 1 && _correctStart)
