@@ -14,6 +14,7 @@ public static class CliApp
             DistillCommand.Create(),
             AblateCommand.Create(),
             VelocityCommand.Create(),
+            SampleCommand.Create(),
             BenchCommand.Create(),
         };
         try

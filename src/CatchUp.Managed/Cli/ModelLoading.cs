@@ -1,6 +1,11 @@
+using CatchUp.IO;
 using CatchUp.Models;
+using CatchUp.Training;
 
 namespace CatchUp.Cli;
+
+/// <summary>A model config with the weights to load into it; <see cref="Source"/> names the file for error messages.</summary>
+internal sealed record LoadedModel(SongUNetConfig Config, IReadOnlyDictionary<string, HostTensor> Weights, string Source);
 
 internal static class ModelLoading
 {
@@ -12,4 +17,30 @@ internal static class ModelLoading
         _ when File.Exists(modelArgument) => SongUNetConfig.Load(modelArgument),
         _ => throw new CliUsageException($"model config '{modelArgument}' not found (give a JSON file, or mnist-paper / cifar10-paper)"),
     };
+
+    /// <summary>A config and weights with reference names (<c>catchup velocity</c>, <c>catchup sample</c>): the weights'
+    /// extra heads (heads.0, heads.1) are added to a config that declares none.</summary>
+    public static LoadedModel LoadReference(string modelArgument, string weightsPath)
+    {
+        var config = LoadConfig(modelArgument);
+        var weights = SafetensorsFile.Read(weightsPath);
+        int heads = StateDict.CountHeads(weights.Tensors.Keys);
+        if (heads > 2) throw new InvalidDataFileException(weightsPath, $"holds {heads} extra heads; at most 2 (heads.0, heads.1) are supported");
+        if (config.ExtraHeads == 0 && heads > 0) config = config with { ExtraHeads = heads };
+        return new LoadedModel(config, weights.Tensors, weightsPath);
+    }
+
+    /// <summary>A training run's model (config.json) and one of its checkpoint's weight sets: <c>ema.</c> or <c>model.</c>.</summary>
+    public static LoadedModel LoadRun(string runDir, string prefix)
+    {
+        string configPath = Path.Combine(runDir, "config.json");
+        if (!File.Exists(configPath)) throw new CliUsageException($"--run {runDir}: not a run directory (no config.json)");
+        var options = TrainingOptions.Load(configPath, TrainingOptions.Quick);
+        string checkpoint = Checkpoint.PathIn(runDir);
+        if (!File.Exists(checkpoint)) throw new InvalidDataFileException(checkpoint, "missing: train the run first");
+        var weights = SafetensorsFile.Read(checkpoint).Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+        if (weights.Count == 0) throw new InvalidDataFileException(checkpoint, $"holds no '{prefix}*' weights");
+        return new LoadedModel(options.ModelWithHeads, weights, checkpoint);
+    }
 }

@@ -25,11 +25,7 @@ internal static class VelocityCommand
     private static int Run(string modelPath, string weightsPath, string inputPath, string outputPath, int threads)
     {
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
-        var config = ModelLoading.LoadConfig(modelPath);
-        var weights = SafetensorsFile.Read(weightsPath);
-        int heads = StateDict.CountHeads(weights.Tensors.Keys);
-        if (heads > 2) throw new InvalidDataFileException(weightsPath, $"holds {heads} extra heads; at most 2 (heads.0, heads.1) are supported");
-        if (config.ExtraHeads == 0 && heads > 0) config = config with { ExtraHeads = heads };
+        var (config, weights, _) = ModelLoading.LoadReference(modelPath, weightsPath);
 
         var io = SafetensorsFile.Read(inputPath);
         var x = Require(io, "x", inputPath);
@@ -44,7 +40,7 @@ internal static class VelocityCommand
 
         using var backend = new CpuBackend(threads);
         using var net = new SongUNet(config, backend);
-        StateDict.Load(net.Parameters, weights.Tensors, weightsPath);
+        StateDict.Load(net.Parameters, weights, weightsPath);
         using var xs = backend.FromArray(x.Data, x.Shape);
         using var ts = backend.FromArray(t.Data, t.Shape);
         var result = net.Forward(xs, ts, ForwardMode.Inference);

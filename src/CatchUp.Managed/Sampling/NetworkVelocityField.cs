@@ -1,0 +1,33 @@
+using CatchUp.Backends;
+using CatchUp.Models;
+using CatchUp.Nn;
+using CatchUp.Tensors;
+
+namespace CatchUp.Sampling;
+
+/// <summary>A SongUNet as a velocity field (inference mode, no dropout). Head 1 is the main output V; head j = 2, 3
+/// is the extra head <c>heads.{j-2}</c> (SPEC section 5).</summary>
+public sealed class NetworkVelocityField : IVelocityField
+{
+    private readonly SongUNet _net;
+
+    public NetworkVelocityField(SongUNet net, int head = 1)
+    {
+        if (head < 1 || head > net.HeadCount + 1)
+            throw new ArgumentOutOfRangeException(nameof(head), head, $"the model has {HeadOptions(net)}");
+        _net = net;
+        Head = head;
+    }
+
+    public int Head { get; }
+    public IBackend Backend => _net.Backend;
+
+    /// <summary>"head 1 only" or "heads 1..k": the choices a model offers, for error messages.</summary>
+    public static string HeadOptions(SongUNet net) => net.HeadCount == 0 ? "head 1 only (no extra heads)" : $"heads 1..{net.HeadCount + 1}";
+
+    public void Evaluate(Tensor z, Tensor t, Tensor v)
+    {
+        var output = _net.Forward(z, t, ForwardMode.Inference, computeHeads: Head > 1);
+        _net.Backend.Copy(Head == 1 ? output.V : output.Heads[Head - 2], v);
+    }
+}
