@@ -12,6 +12,8 @@ public static class CliApp
         {
             TrainCommand.Create(),
             DistillCommand.Create(),
+            ClassifierCommand.Create(),
+            EvalCommand.Create(),
             VelocityCommand.Create(),
             BenchCommand.Create(),
         };
