@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace CatchUp.Evaluation;
 
 /// <summary>
@@ -34,9 +36,9 @@ public sealed class SymmetricEigen
                 v2[i * n + j] = 0.5 * (matrix[i * n + j] + matrix[j * n + i]);
         var d = new double[n];
         var e = new double[n];
-        Tridiagonalize(v2, d, e, n);
-        // QL rotates pairs of columns of V; on the transpose those are contiguous rows.
-        var w = Transpose(v2, n);
+        // Both stages work on W = V^T: the columns of V they walk are then contiguous rows.
+        var w = v2;
+        Tridiagonalize(w, d, e, n);
         DiagonalizeTridiagonal(w, d, e, n);
         SortAscending(w, d, n);
         return new SymmetricEigen(d, Transpose(w, n), n);
@@ -58,8 +60,7 @@ public sealed class SymmetricEigen
             for (int j = 0; j < n; j++) scaled[j] = Vectors[i * n + j] * fl[j];
             for (int k = i; k < n; k++)
             {
-                double s = 0;
-                for (int j = 0; j < n; j++) s += scaled[j] * Vectors[k * n + j];
+                double s = TensorPrimitives.Dot(scaled, Vectors.AsSpan(k * n, n));
                 result[i * n + k] = s;
                 result[k * n + i] = s;
             }
@@ -76,11 +77,12 @@ public sealed class SymmetricEigen
         return t;
     }
 
-    /// <summary>Householder reduction to tridiagonal form (tred2): on exit V holds the orthogonal transform,
-    /// d the diagonal and e[1..n-1] the sub-diagonal.</summary>
-    private static void Tridiagonalize(double[] V, double[] d, double[] e, int n)
+    /// <summary>Householder reduction to tridiagonal form (tred2), on W = V^T so that the inner loops, which walk
+    /// columns of V, run along contiguous rows: on exit W holds the transposed orthogonal transform, d the diagonal
+    /// and e[1..n-1] the sub-diagonal. On entry W = A^T = A.</summary>
+    private static void Tridiagonalize(double[] W, double[] d, double[] e, int n)
     {
-        for (int j = 0; j < n; j++) d[j] = V[(n - 1) * n + j];
+        for (int j = 0; j < n; j++) d[j] = W[j * n + (n - 1)];
         for (int i = n - 1; i > 0; i--)
         {
             double scale = 0, h = 0;
@@ -90,9 +92,9 @@ public sealed class SymmetricEigen
                 e[i] = d[i - 1];
                 for (int j = 0; j < i; j++)
                 {
-                    d[j] = V[(i - 1) * n + j];
-                    V[i * n + j] = 0;
-                    V[j * n + i] = 0;
+                    d[j] = W[j * n + (i - 1)];
+                    W[j * n + i] = 0;
+                    W[i * n + j] = 0;
                 }
             }
             else
@@ -112,13 +114,12 @@ public sealed class SymmetricEigen
                 for (int j = 0; j < i; j++)
                 {
                     f = d[j];
-                    V[j * n + i] = f;
-                    g = e[j] + V[j * n + j] * f;
-                    for (int k = j + 1; k <= i - 1; k++)
-                    {
-                        g += V[k * n + j] * d[k];
-                        e[k] += V[k * n + j] * f;
-                    }
+                    W[i * n + j] = f;
+                    g = e[j] + W[j * n + j] * f;
+                    ReadOnlySpan<double> row = W.AsSpan(j * n + j + 1, i - 1 - j);
+                    g += TensorPrimitives.Dot(row, d.AsSpan(j + 1, row.Length));
+                    Span<double> eTail = e.AsSpan(j + 1, row.Length);
+                    TensorPrimitives.MultiplyAdd(row, f, eTail, eTail);
                     e[j] = g;
                 }
                 f = 0;
@@ -133,36 +134,38 @@ public sealed class SymmetricEigen
                 {
                     f = d[j];
                     g = e[j];
-                    for (int k = j; k <= i - 1; k++) V[k * n + j] -= f * e[k] + g * d[k];
-                    d[j] = V[(i - 1) * n + j];
-                    V[i * n + j] = 0;
+                    Span<double> row = W.AsSpan(j * n + j, i - j);
+                    TensorPrimitives.MultiplyAdd(e.AsSpan(j, i - j), -f, row, row);
+                    TensorPrimitives.MultiplyAdd(d.AsSpan(j, i - j), -g, row, row);
+                    d[j] = W[j * n + (i - 1)];
+                    W[j * n + i] = 0;
                 }
             }
             d[i] = h;
         }
         for (int i = 0; i < n - 1; i++)
         {
-            V[(n - 1) * n + i] = V[i * n + i];
-            V[i * n + i] = 1;
+            W[i * n + (n - 1)] = W[i * n + i];
+            W[i * n + i] = 1;
             double h = d[i + 1];
             if (h != 0)
             {
-                for (int k = 0; k <= i; k++) d[k] = V[k * n + i + 1] / h;
+                for (int k = 0; k <= i; k++) d[k] = W[(i + 1) * n + k] / h;
+                ReadOnlySpan<double> pivot = W.AsSpan((i + 1) * n, i + 1), dHead = d.AsSpan(0, i + 1);
                 for (int j = 0; j <= i; j++)
                 {
-                    double g = 0;
-                    for (int k = 0; k <= i; k++) g += V[k * n + i + 1] * V[k * n + j];
-                    for (int k = 0; k <= i; k++) V[k * n + j] -= g * d[k];
+                    Span<double> row = W.AsSpan(j * n, i + 1);
+                    TensorPrimitives.MultiplyAdd(dHead, -TensorPrimitives.Dot(pivot, row), row, row);
                 }
             }
-            for (int k = 0; k <= i; k++) V[k * n + i + 1] = 0;
+            for (int k = 0; k <= i; k++) W[(i + 1) * n + k] = 0;
         }
         for (int j = 0; j < n; j++)
         {
-            d[j] = V[(n - 1) * n + j];
-            V[(n - 1) * n + j] = 0;
+            d[j] = W[j * n + (n - 1)];
+            W[j * n + (n - 1)] = 0;
         }
-        V[(n - 1) * n + n - 1] = 1;
+        W[(n - 1) * n + (n - 1)] = 1;
         e[0] = 0;
     }
 
@@ -174,6 +177,7 @@ public sealed class SymmetricEigen
         double f = 0, tst1 = 0;
         const double eps = 2.220446049250313e-16;
         int maxIterations = 64 * n;
+        var scratch = new double[n];
         for (int l = 0; l < n; l++)
         {
             tst1 = Math.Max(tst1, Math.Abs(d[l]) + Math.Abs(e[l]));
@@ -211,13 +215,13 @@ public sealed class SymmetricEigen
                         c = p / r;
                         p = c * d[i] - s * g;
                         d[i + 1] = h + s * (c * g + s * d[i]);
+                        // (w_i, w_i+1) <- (c w_i - s w_i+1, s w_i + c w_i+1)
                         Span<double> wi = W.AsSpan(i * n, n), wi1 = W.AsSpan((i + 1) * n, n);
-                        for (int k = 0; k < n; k++)
-                        {
-                            double hk = wi1[k];
-                            wi1[k] = s * wi[k] + c * hk;
-                            wi[k] = c * wi[k] - s * hk;
-                        }
+                        wi1.CopyTo(scratch);
+                        TensorPrimitives.Multiply(wi1, c, wi1);
+                        TensorPrimitives.MultiplyAdd(wi, s, wi1, wi1);
+                        TensorPrimitives.Multiply(wi, c, wi);
+                        TensorPrimitives.MultiplyAdd(scratch, -s, wi, wi);
                     }
                     p = -s * s2 * c3 * el1 * e[l] / dl1;
                     e[l] = s * p;
