@@ -13,6 +13,8 @@ public static class CliApp
             TrainCommand.Create(),
             DistillCommand.Create(),
             AblateCommand.Create(),
+            ClassifierCommand.Create(),
+            EvalCommand.Create(),
             VelocityCommand.Create(),
             SampleCommand.Create(),
             BenchCommand.Create(),

@@ -90,7 +90,7 @@ internal static class TrainCommand
                     var source = TrainingOptions.Load(Path.Combine(f, "config.json"), o);
                     o = o with { InitFrom = f, Model = source.Model, Dataset = source.Dataset, DataDir = source.DataDir };
                 }
-                if (r.GetValue(data) is string d) o = o with { DataDir = d, Dataset = r.GetValue(dataset) ?? DetectDataset(d) };
+                if (r.GetValue(data) is string d) o = o with { DataDir = d, Dataset = r.GetValue(dataset) ?? DatasetArguments.Detect(d) };
                 else if (r.GetValue(dataset) is string ds) o = o with { Dataset = ds };
                 if (r.GetValue(iterations) is long it) o = o with { Iterations = it };
                 if (r.GetValue(batch) is int b) o = o with { Batch = b };
@@ -119,22 +119,6 @@ internal static class TrainCommand
         catch (ArgumentException e) { throw new CliUsageException(e.Message); }
     }
 
-    private static string DetectDataset(string dir) => ImageDataset.Detect(dir) switch
-    {
-        DatasetKind.Cifar10 => "cifar10",
-        DatasetKind.Mnist => "mnist",
-        DatasetKind.FashionMnist => "fashion-mnist",
-        _ => throw new CliUsageException($"--data {dir}: found neither IDX files (train-images-idx3-ubyte[.gz]) nor CIFAR-10 batches (data_batch_*.bin)"),
-    };
-
-    internal static DatasetKind ParseDataset(string name) => name switch
-    {
-        "fashion-mnist" => DatasetKind.FashionMnist,
-        "mnist" => DatasetKind.Mnist,
-        "cifar10" => DatasetKind.Cifar10,
-        _ => throw new CliUsageException($"dataset '{name}': expected fashion-mnist, mnist or cifar10"),
-    };
-
     private static void PrintSummary(TrainingOptions o, string runDir, ImageDataset data, Trainer trainer, string device)
     {
         var table = new Table().AddColumn("run").AddColumn(Markup.Escape(runDir));
@@ -154,7 +138,7 @@ internal static class TrainCommand
         if (resumeDir is null && File.Exists(Checkpoint.PathIn(runDir)))
             throw new CliUsageException($"{runDir} already holds a run with a checkpoint; continue it with --resume {runDir} or choose another --out");
         Directory.CreateDirectory(runDir);
-        var data = ImageDataset.Load(o.DataDir, ParseDataset(o.Dataset), train: true);
+        var data = ImageDataset.Load(o.DataDir, DatasetArguments.Parse(o.Dataset), train: true);
         using var backend = new CpuBackend(o.Threads);
         using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images));
         if (resumeDir is not null) trainer.Resume();

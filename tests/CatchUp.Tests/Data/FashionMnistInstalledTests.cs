@@ -4,22 +4,13 @@ using Xunit.Abstractions;
 
 namespace CatchUp.Tests.Data;
 
-/// <summary>
-/// Loads the real Fashion-MNIST training set from Debian's dataset-fashion-mnist package. Under CI=true the package
-/// must be installed; elsewhere the test passes with a note when it is absent (xunit 2 has no runtime skip).
-/// </summary>
+/// <summary>Loads the real Fashion-MNIST training set from Debian's dataset-fashion-mnist package (see <see cref="InstalledFashionMnist"/>).</summary>
 public class FashionMnistInstalledTests(ITestOutputHelper output)
 {
     [Fact]
     public void RealTrainingSetHas60000LabelledImages()
     {
-        if (!Directory.Exists(ImageDataset.DefaultFashionMnistDirectory))
-        {
-            Assert.False(string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase),
-                $"CI=true but {ImageDataset.DefaultFashionMnistDirectory} is missing: apt-get install dataset-fashion-mnist");
-            output.WriteLine($"not checked: {ImageDataset.DefaultFashionMnistDirectory} is absent (apt-get install dataset-fashion-mnist)");
-            return;
-        }
+        if (!InstalledFashionMnist.Available(output)) return;
 
         ImageDataset train = ImageDataset.Load(null, DatasetKind.FashionMnist, train: true);
 

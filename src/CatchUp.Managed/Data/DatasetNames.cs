@@ -1,0 +1,27 @@
+namespace CatchUp.Data;
+
+/// <summary>The data sets' names on the command line and in files: fashion-mnist, mnist, cifar10.</summary>
+public static class DatasetNames
+{
+    public const string Expected = "fashion-mnist, mnist or cifar10";
+
+    public static bool TryParse(string name, out DatasetKind kind)
+    {
+        (bool ok, kind) = name switch
+        {
+            "fashion-mnist" => (true, DatasetKind.FashionMnist),
+            "mnist" => (true, DatasetKind.Mnist),
+            "cifar10" => (true, DatasetKind.Cifar10),
+            _ => (false, default),
+        };
+        return ok;
+    }
+
+    public static string Name(DatasetKind kind) => kind switch
+    {
+        DatasetKind.FashionMnist => "fashion-mnist",
+        DatasetKind.Mnist => "mnist",
+        DatasetKind.Cifar10 => "cifar10",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using CatchUp.Data;
+using CatchUp.IO;
+
+namespace CatchUp.Evaluation;
+
+/// <summary>
+/// The real images' features, computed once per (feature-extractor weights, data set) and cached next to the weights
+/// as <c>&lt;weights without .safetensors&gt;.stats-&lt;dataset&gt;.safetensors</c>: tensor <c>features</c> [N, D] (float32) with
+/// metadata naming the weights' SHA-256, the data set, the split, the feature space and N. A cache whose key does
+/// not match, or that cannot be read, is recomputed and replaced. The real set is the data set's test split: held out
+/// from the classifier's training, so its features are as unseen as those of generated images.
+/// </summary>
+public static class RealFeatureCache
+{
+    public const string Format = "catchup-real-features-v1";
+    public const string Split = "test";
+
+    public static string PathFor(string weightsPath, string dataset)
+    {
+        string stem = weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? weightsPath[..^".safetensors".Length] : weightsPath;
+        return $"{stem}.stats-{dataset}.safetensors";
+    }
+
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>
+    /// The cached features when the cache is valid for these weights and data set; otherwise extracts them from
+    /// <paramref name="loadReal"/>'s images, writes the cache (atomically) and returns them. [N, extractor.FeatureDim].
+    /// </summary>
+    public static float[] LoadOrCompute(string weightsPath, IFeatureExtractor extractor, string dataset, Func<ImageDataset> loadReal, TextWriter log)
+    {
+        string cachePath = PathFor(weightsPath, dataset);
+        string hash = Sha256(weightsPath);
+        string? stale = null;
+        if (File.Exists(cachePath))
+        {
+            try
+            {
+                var cached = SafetensorsFile.Read(cachePath);
+                stale = WhyStale(cached, hash, dataset, extractor);
+                if (stale is null)
+                {
+                    var features = cached.Get("features");
+                    log.WriteLine($"real features: {features.Shape[0]} {dataset} {Split} images from the cache {cachePath}");
+                    return features.Data;
+                }
+            }
+            catch (InvalidDataFileException e)
+            {
+                stale = e.Problem;
+            }
+            log.WriteLine($"real features: cache {cachePath} not usable ({stale}); recomputing");
+        }
+
+        var real = loadReal();
+        log.WriteLine($"real features: extracting {real.Count} {dataset} {Split} images ({real.Source}) in the {extractor.FeatureSpace} feature space");
+        var features64 = new double[(long)real.Count * extractor.FeatureDim];
+        extractor.Extract(real.Images, real.Count, real.Channels, real.Height, real.Width, features64, probs: null);
+        var result = new float[features64.Length];
+        for (int i = 0; i < result.Length; i++) result[i] = (float)features64[i];
+        SafetensorsFile.Write(cachePath, new Dictionary<string, HostTensor> { ["features"] = new([real.Count, extractor.FeatureDim], result) },
+            new Dictionary<string, string>
+            {
+                ["format"] = Format,
+                ["weights_sha256"] = hash,
+                ["dataset"] = dataset,
+                ["split"] = Split,
+                ["feature_space"] = extractor.FeatureSpace,
+                ["count"] = real.Count.ToString(CultureInfo.InvariantCulture),
+            });
+        log.WriteLine($"real features: cached in {cachePath}");
+        return result;
+    }
+
+    /// <summary>Why a cache file cannot be used for this key, or null when it can.</summary>
+    private static string? WhyStale(SafetensorsFile cached, string hash, string dataset, IFeatureExtractor extractor)
+    {
+        string Meta(string key) => cached.Metadata.TryGetValue(key, out var v) ? v : "(missing)";
+        if (Meta("format") != Format) return $"format {Meta("format")}";
+        if (Meta("weights_sha256") != hash) return "it was computed with other weights";
+        if (Meta("dataset") != dataset) return $"it is for data set {Meta("dataset")}";
+        if (Meta("split") != Split) return $"it is for split {Meta("split")}";
+        if (Meta("feature_space") != extractor.FeatureSpace) return $"it is for feature space {Meta("feature_space")}";
+        if (!cached.Tensors.TryGetValue("features", out var f)) return "no 'features' tensor";
+        if (f.Rank != 2 || f.Shape[1] != extractor.FeatureDim || f.Shape[0] < 2 || Meta("count") != f.Shape[0].ToString(CultureInfo.InvariantCulture))
+            return $"'features' has shape {HostTensor.FormatShape(f.Shape)}, expected [{Meta("count")}, {extractor.FeatureDim}]";
+        if (f.Data.Any(v => !float.IsFinite(v))) return "'features' holds non-finite values";
+        return null;
+    }
+}

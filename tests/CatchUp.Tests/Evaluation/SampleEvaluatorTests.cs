@@ -1,0 +1,143 @@
+using CatchUp.Evaluation;
+using CatchUp.IO;
+using Xunit;
+
+namespace CatchUp.Tests.Evaluation;
+
+public class SampleEvaluatorTests : IDisposable
+{
+    private readonly EvaluationFixture _f = new();
+
+    public void Dispose() => _f.Dispose();
+
+    private (SampleEvaluator Evaluator, string Log) Create(int? realCount = null)
+    {
+        var log = new StringWriter();
+        var evaluator = SampleEvaluator.Create(_f.ClassifierPath, "mnist", _f.DataDir, 2, realCount, log);
+        return (evaluator, log.ToString());
+    }
+
+    private EvaluationScores Score(SampleEvaluator e, float[] images) =>
+        e.Evaluate(images, images.Length / (EvaluationFixture.Side * EvaluationFixture.Side), 1, EvaluationFixture.Side, EvaluationFixture.Side);
+
+    [Fact]
+    public void RealTestImagesScoredAgainstThemselvesHaveZeroFidAndFullPrecisionRecall()
+    {
+        var (evaluator, _) = Create();
+        using (evaluator)
+        {
+            var scores = Score(evaluator, _f.TestImages());
+            Assert.Equal("classifier", scores.FeatureSpace);
+            Assert.Equal(EvaluationFixture.TestCount, scores.Count);
+            Assert.Equal(EvaluationFixture.TestCount, evaluator.RealCount);
+            Assert.InRange(scores.Fid, -1e-4, 1e-4);
+            Assert.Equal(1.0, scores.Precision);
+            Assert.Equal(1.0, scores.Recall);
+            Assert.InRange(scores.InceptionScore, 1.0, 10.0);
+        }
+    }
+
+    [Fact]
+    public void ImagesUnlikeTheDataScoreWorse()
+    {
+        var (evaluator, _) = Create();
+        using (evaluator)
+        {
+            var rng = new Random(5);
+            var noise = Enumerable.Range(0, 40 * 64).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var scores = Score(evaluator, noise);
+            Assert.True(scores.Fid > 1e-2, $"FID {scores.Fid}");
+            Assert.True(scores.Precision < 0.5, $"precision {scores.Precision}");
+        }
+    }
+
+    [Fact]
+    public void RealFeaturesAreCachedAndReusedWithIdenticalScores()
+    {
+        string cache = RealFeatureCache.PathFor(_f.ClassifierPath, "mnist");
+        Assert.Equal(_f.File("classifier.stats-mnist.safetensors"), cache);
+        var (first, log1) = Create();
+        EvaluationScores a;
+        var firstHalf = _f.TestImages().AsSpan(0, 20 * 64).ToArray();
+        using (first) a = Score(first, firstHalf);
+        Assert.Contains("extracting 40 mnist test images", log1);
+        Assert.True(File.Exists(cache));
+        var cached = SafetensorsFile.Read(cache);
+        Assert.Equal([40, 16], cached.Get("features").Shape);
+        Assert.Equal(RealFeatureCache.Sha256(_f.ClassifierPath), cached.Metadata["weights_sha256"]);
+
+        // Without the data directory the cache alone must suffice.
+        Directory.Delete(_f.DataDir, recursive: true);
+        var log2 = new StringWriter();
+        EvaluationScores b;
+        using (var second = SampleEvaluator.Create(_f.ClassifierPath, "mnist", _f.DataDir, 2, null, log2))
+            b = Score(second, firstHalf);
+        Assert.Contains("from the cache", log2.ToString());
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void NewClassifierWeightsInvalidateTheCache()
+    {
+        var (first, _) = Create();
+        first.Dispose();
+        string cache = RealFeatureCache.PathFor(_f.ClassifierPath, "mnist");
+        float[] before = SafetensorsFile.Read(cache).Get("features").Data;
+
+        EvaluationFixture.WriteClassifier(_f.ClassifierPath, seed: 2);
+        var (second, log) = Create();
+        second.Dispose();
+        Assert.Contains("computed with other weights", log);
+        Assert.Contains("extracting", log);
+        var after = SafetensorsFile.Read(cache);
+        Assert.Equal(RealFeatureCache.Sha256(_f.ClassifierPath), after.Metadata["weights_sha256"]);
+        Assert.NotEqual(before, after.Get("features").Data);
+    }
+
+    [Fact]
+    public void ACorruptCacheIsRebuilt()
+    {
+        string cache = RealFeatureCache.PathFor(_f.ClassifierPath, "mnist");
+        File.WriteAllBytes(cache, [1, 2, 3]);
+        var (evaluator, log) = Create();
+        evaluator.Dispose();
+        Assert.Contains("not usable", log);
+        Assert.Equal([40, 16], SafetensorsFile.Read(cache).Get("features").Shape);
+    }
+
+    [Fact]
+    public void RealCountTakesTheFirstImagesOfTheTestSplit()
+    {
+        var (evaluator, _) = Create(realCount: 20);
+        using (evaluator)
+        {
+            Assert.Equal(20, evaluator.RealCount);
+            var scores = Score(evaluator, _f.TestImages().AsSpan(0, 20 * 64).ToArray());
+            Assert.InRange(scores.Fid, -1e-4, 1e-4);
+            Assert.Equal(1.0, scores.Recall);
+        }
+        Assert.Throws<ArgumentException>(() => Create(realCount: 41));
+    }
+
+    [Fact]
+    public void AClassifierOfAnotherDatasetIsRefused()
+    {
+        var e = Assert.Throws<InvalidDataFileException>(() => SampleEvaluator.Create(_f.ClassifierPath, "fashion-mnist", _f.DataDir, 1, null, TextWriter.Null));
+        Assert.Contains("trained on mnist", e.Message);
+        Assert.Throws<ArgumentException>(() => SampleEvaluator.Create(_f.ClassifierPath, "imagenet", _f.DataDir, 1, null, TextWriter.Null));
+    }
+
+    [Fact]
+    public void BadSamplesAreArgumentErrors()
+    {
+        var (evaluator, _) = Create();
+        using (evaluator)
+        {
+            var images = _f.TestImages();
+            images[70] = float.NaN;
+            Assert.Contains("sample 1", Assert.Throws<ArgumentException>(() => Score(evaluator, images)).Message);
+            Assert.Throws<ArgumentException>(() => evaluator.Evaluate(new float[3 * 64], 3, 1, 8, 8));
+            Assert.Throws<ArgumentException>(() => evaluator.Evaluate(new float[10 * 3 * 64], 10, 3, 8, 8));
+        }
+    }
+}
