@@ -1,5 +1,9 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
 using CatchUp.Ablation;
+using CatchUp.Backends.Cpu;
+using CatchUp.Evaluation;
 
 namespace CatchUp.Cli;
 
@@ -14,9 +18,11 @@ internal static class AblateCommand
         var batch = new Option<int>("--batch") { Description = "Training batch size", DefaultValueFactory = _ => 64 };
         var seed = new Option<ulong>("--seed") { Description = "Seed shared by all methods (weights, data order, noise)", DefaultValueFactory = _ => 0UL };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var samples = new Option<int>("--samples") { Description = "Generated images per (method, solver, NFE), all from the same fixed noise", DefaultValueFactory = _ => 2000 };
+        var classifier = new Option<string?>("--classifier") { Description = "Evaluation classifier (default OUT/classifier.safetensors, trained there first when missing)" };
         var command = new Command("ablate", "Train RF, Curvature and CUD RK12/23/34 at an equal budget on Fashion-MNIST and compare FID against NFE")
         {
-            outDir, methods, iterations, batch, seed, threads,
+            outDir, methods, iterations, batch, seed, threads, samples, classifier,
         };
         command.SetAction(r => CliApp.Guard(() =>
         {
@@ -35,9 +41,48 @@ internal static class AblateCommand
                 }
             }
             catch (AblationInterruptedException e) { Console.Error.WriteLine($"catchup: {e.Message}"); return 1; }
-            return 0;
+            if (r.GetValue(samples) < 4) throw new CliUsageException("--samples must be at least 4");
+            return Evaluate(dir, plan, r.GetValue(classifier), r.GetValue(samples), r.GetValue(seed), r.GetValue(threads));
         }));
         return command;
+    }
+
+    private static int Evaluate(string dir, List<AblationMethod> plan, string? classifierPath, int count, ulong seed, int threads)
+    {
+        string dataset = plan[0].Options.Dataset;
+        if (classifierPath is null)
+        {
+            classifierPath = Path.Combine(dir, "classifier.safetensors");
+            if (!File.Exists(classifierPath))
+            {
+                Console.WriteLine($"== evaluation classifier: training {classifierPath} ==");
+                int exit = ClassifierCommand.Train(plan[0].Options.DataDir, dataset, classifierPath, new ClassifierTrainingOptions(3, 128, 2e-3f, seed), threads, null);
+                if (exit != 0) return exit;
+            }
+        }
+        Console.WriteLine($"== evaluation: {count} samples per point, {AblationPlan.Points.Length} solver settings, EMA weights ==");
+        var clock = Stopwatch.StartNew();
+        using var backend = new CpuBackend(threads);
+        using var evaluator = SampleEvaluator.Create(classifierPath, dataset, plan[0].Options.DataDir, threads);
+        var rows = AblationEvaluation.Evaluate(dir, plan, backend, evaluator, count, batch: 250, seed, Console.Out);
+        var seconds = AblationTraining.ReadSeconds(dir);
+        var settings = new JsonObject
+        {
+            ["dataset"] = dataset,
+            ["iterations"] = plan[0].Options.Iterations,
+            ["batch"] = plan[0].Options.Batch,
+            ["seed"] = seed,
+            ["samples"] = count,
+            ["classifier"] = Path.GetFileName(classifierPath),
+            ["real_images"] = evaluator.RealCount,
+            ["training_seconds"] = new JsonObject(seconds.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value)))),
+            ["evaluation_seconds"] = Math.Round(clock.Elapsed.TotalSeconds),
+        };
+        AblationEvaluation.WriteResults(dir, rows, settings);
+        Console.WriteLine();
+        Console.WriteLine(AblationEvaluation.Markdown(rows));
+        Console.WriteLine($"wrote {dir}/results.json, results.md, fid_vs_nfe.svg and grid_*_euler4.png");
+        return 0;
     }
 
     private static string[] ParseMethods(string list)

@@ -43,7 +43,7 @@ internal static class ClassifierCommand
         return new Command("classifier", "The dataset classifier used as the evaluation feature space") { train };
     }
 
-    private static int Train(string? dataDir, string datasetName, string outPath, ClassifierTrainingOptions options, int threads, int? trainCount)
+    internal static int Train(string? dataDir, string datasetName, string outPath, ClassifierTrainingOptions options, int threads, int? trainCount)
     {
         var kind = DatasetArguments.Parse(datasetName);
         var trainSet = ImageDataset.Load(dataDir, kind, train: true);
