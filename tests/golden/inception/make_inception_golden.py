@@ -2,7 +2,8 @@
 
 Run from anywhere:  /usr/bin/python3 tests/golden/inception/make_inception_golden.py
 Needs Debian's python3-torch and python3-torchvision (apt-get install -y python3-torch python3-torchvision).
-Writes inception_golden.safetensors next to this script.
+Writes inception_golden.safetensors next to this script. With --write-weights PATH it also writes the hash-generated
+weights (about 95 MB) in the layout of a converted pytorch-fid checkpoint, for trying `catchup inception-features`.
 
 The network is pytorch-fid's FID Inception-v3 rebuilt here: torchvision's Inception3 (1008 classes, no aux head) with
 the Mixed_5b-5d / 6b-6e / 7b / 7c blocks replaced by FID variants whose forward passes follow pytorch-fid's
@@ -173,6 +174,9 @@ def main():
         gray_features.mean(), gray_features.std(), rgb_features.mean(), rgb_features.std()))
     print('first weights:', names[0], weights[names[0]].flatten()[:4].tolist())
     print('wrote', out, os.path.getsize(out), 'bytes')
+    if len(sys.argv) == 3 and sys.argv[1] == '--write-weights':
+        write_safetensors(sys.argv[2], weights, {'weights': 'deterministic_tensor in make_inception_golden.py'})
+        print('wrote', sys.argv[2])
 
 
 if __name__ == '__main__':

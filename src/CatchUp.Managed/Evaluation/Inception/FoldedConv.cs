@@ -38,9 +38,14 @@ internal sealed unsafe class FoldedConv
 
     public bool IsPointwise => Spec is { KernelH: 1, KernelW: 1, Stride: 1, PadH: 0, PadW: 0 };
 
-    /// <summary>Floats of im2col workspace one call on a height x width input needs (0 for pointwise).</summary>
-    public long ColumnFloats(int height, int width) =>
-        IsPointwise ? 0 : (long)Spec.Fan * Spec.OutputHeight(height) * Spec.OutputWidth(width);
+    /// <summary>im2col works on blocks of output positions whose columns fill about this many floats (L2-resident).</summary>
+    private const int ColumnBlockFloats = 256 * 1024;
+
+    /// <summary>Output positions unfolded per block: a multiple of the widest GEMM strip.</summary>
+    public int ColumnBlock => Math.Max(2 * PackedGemm.MaxStripWidth, ColumnBlockFloats / Spec.Fan / PackedGemm.MaxStripWidth * PackedGemm.MaxStripWidth);
+
+    /// <summary>Floats of im2col workspace a call needs (0 for pointwise).</summary>
+    public long ColumnFloats => IsPointwise ? 0 : (long)Spec.Fan * ColumnBlock;
 
     public long FlopsPerImage(int height, int width) =>
         2L * Spec.OutChannels * Spec.Fan * Spec.OutputHeight(height) * Spec.OutputWidth(width);
@@ -54,14 +59,21 @@ internal sealed unsafe class FoldedConv
         ConvSpec s = Spec;
         int outH = s.OutputHeight(height), outW = s.OutputWidth(width);
         int n = outH * outW;
-        float* columns = x;
-        if (!IsPointwise)
-        {
-            columns = ws.Columns(ColumnFloats(height, width));
-            Im2Col.Unfold(x, s.InChannels, height, width, s.KernelH, s.KernelW, s.Stride, s.PadH, s.PadW, outH, outW, columns);
-        }
         fixed (float* a = _packedWeights)
         fixed (float* bias = _bias)
-            PackedGemm.Multiply(ws.Path, a, bias, s.OutChannels, s.Fan, columns, n, n, y, n, relu: true, ws.Strip);
+        {
+            if (IsPointwise)
+            {
+                PackedGemm.Multiply(ws.Path, a, bias, s.OutChannels, s.Fan, x, n, n, y, n, relu: true, ws.Strip);
+                return;
+            }
+            float* columns = ws.Columns(ColumnFloats);
+            for (int first = 0; first < n; first += ColumnBlock)
+            {
+                int count = Math.Min(ColumnBlock, n - first);
+                Im2Col.Unfold(x, s.InChannels, height, width, s.KernelH, s.KernelW, s.Stride, s.PadH, s.PadW, outH, outW, first, count, columns);
+                PackedGemm.Multiply(ws.Path, a, bias, s.OutChannels, s.Fan, columns, count, count, y + first, n, relu: true, ws.Strip);
+            }
+        }
     }
 }

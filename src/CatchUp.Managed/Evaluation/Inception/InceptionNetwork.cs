@@ -70,7 +70,7 @@ internal sealed unsafe class InceptionNetwork
         offset += Same(ref p, "branch1x1", x, h, w, y);
         offset += Chain(ref p, "branch5x5_1", "branch5x5_2", x, h, w, y + (long)offset * n);
         offset += Chain(ref p, "branch3x3dbl_1", "branch3x3dbl_3", x, h, w, y + (long)offset * n);
-        Pooling.Average(x, c, h, w, 3, 1, 1, countIncludePad: false, p.Ws.Temp3);
+        Pooling.Window3x3Same(x, c, h, w, max: false, p.Ws.PoolRows(h * w), p.Ws.Temp3);
         offset += Same(ref p, "branch_pool", p.Ws.Temp3, h, w, y + (long)offset * n);
         return offset;
     }
@@ -93,7 +93,7 @@ internal sealed unsafe class InceptionNetwork
         offset += Same(ref p, "branch1x1", x, h, w, y);
         offset += Chain(ref p, "branch7x7_1", "branch7x7_3", x, h, w, y + (long)offset * n);
         offset += Chain(ref p, "branch7x7dbl_1", "branch7x7dbl_5", x, h, w, y + (long)offset * n);
-        Pooling.Average(x, c, h, w, 3, 1, 1, countIncludePad: false, p.Ws.Temp3);
+        Pooling.Window3x3Same(x, c, h, w, max: false, p.Ws.PoolRows(h * w), p.Ws.Temp3);
         offset += Same(ref p, "branch_pool", p.Ws.Temp3, h, w, y + (long)offset * n);
         return offset;
     }
@@ -122,8 +122,7 @@ internal sealed unsafe class InceptionNetwork
         Same(ref p, "branch3x3dbl_2", ws.Temp1, h, w, ws.Temp2);
         offset += Same(ref p, "branch3x3dbl_3a", ws.Temp2, h, w, y + (long)offset * n);
         offset += Same(ref p, "branch3x3dbl_3b", ws.Temp2, h, w, y + (long)offset * n);
-        if (maxPoolBranch) Pooling.Max(x, c, h, w, 3, 1, 1, ws.Temp3);
-        else Pooling.Average(x, c, h, w, 3, 1, 1, countIncludePad: false, ws.Temp3);
+        Pooling.Window3x3Same(x, c, h, w, max: maxPoolBranch, ws.PoolRows(h * w), ws.Temp3);
         offset += Same(ref p, "branch_pool", ws.Temp3, h, w, y + (long)offset * n);
         return offset;
     }

@@ -4,8 +4,8 @@ namespace CatchUp.Evaluation.Inception;
 
 /// <summary>
 /// The buffers one thread needs to push one image through the network: two block-level activation buffers (a block
-/// reads one and writes the other), three branch temporaries, the im2col columns, the GEMM's packed B strip and a staging
-/// plane for the input. All 64-byte aligned native memory, allocated once and reused for every image.
+/// reads one and writes the other), three branch temporaries, the im2col columns, the GEMM's packed B strip, a staging
+/// plane for the input and a plane for the pool branch's row pass. All 64-byte aligned native memory, allocated once and reused for every image.
 /// </summary>
 internal sealed unsafe class InceptionWorkspace : IDisposable
 {
@@ -18,6 +18,8 @@ internal sealed unsafe class InceptionWorkspace : IDisposable
     private long _columnFloats;
     private float* _staging;
     private long _stagingFloats;
+    private float* _poolRows;
+    private long _poolRowsFloats;
     private bool _disposed;
 
     public InceptionWorkspace(GemmPath path)
@@ -40,6 +42,9 @@ internal sealed unsafe class InceptionWorkspace : IDisposable
 
     /// <summary>One input-resolution plane for the value-range conversion before resizing.</summary>
     public float* Staging(long floats) => Grow(ref _staging, ref _stagingFloats, floats);
+
+    /// <summary>One plane of row-pass results for <see cref="Pooling.Window3x3Same"/>.</summary>
+    public float* PoolRows(long floats) => Grow(ref _poolRows, ref _poolRowsFloats, floats);
 
     private static float* Grow(ref float* buffer, ref long capacity, long floats)
     {
@@ -70,5 +75,6 @@ internal sealed unsafe class InceptionWorkspace : IDisposable
         NativeMemory.AlignedFree(Strip);
         NativeMemory.AlignedFree(_columns);
         NativeMemory.AlignedFree(_staging);
+        NativeMemory.AlignedFree(_poolRows);
     }
 }

@@ -57,9 +57,11 @@ internal static unsafe class PackedGemm
         int nr = StripWidth(path);
         int panels = (m + Mr - 1) / Mr;
         float* edge = stackalloc float[Mr * MaxStripWidth];
-        for (int k0 = 0; k0 < k; k0 += Kc)
+        // Equal K blocks of at most Kc: no short trailing block that would re-load and re-store C for a few products.
+        int blockK = (k + (k + Kc - 1) / Kc - 1) / ((k + Kc - 1) / Kc);
+        for (int k0 = 0; k0 < k; k0 += blockK)
         {
-            int kc = Math.Min(Kc, k - k0);
+            int kc = Math.Min(blockK, k - k0);
             bool accumulate = k0 > 0;
             bool last = k0 + kc == k;
             for (int j0 = 0; j0 < n; j0 += nr)

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace CatchUp.Evaluation.Inception;
 
 /// <summary>
@@ -61,6 +63,69 @@ internal static unsafe class Pooling
                     dst[oy * outW + ox] = sum / count;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The Mixed blocks' pool branch, 3x3 window, stride 1, padding 1, padding ignored (max pooling, or average pooling with
+    /// count_include_pad=False), as two vectorized 3-tap passes: along rows into <paramref name="rows"/> (one plane of
+    /// scratch), then down columns; averages divide each window sum by its real pixel count. Needs height, width >= 2.
+    /// </summary>
+    public static void Window3x3Same(float* x, int channels, int height, int width, bool max, float* rows, float* y)
+    {
+        if (height < 2 || width < 2) throw new ArgumentException($"3x3 window pooling needs at least 2x2 pixels, got {height}x{width}");
+        int plane = height * width;
+        for (int c = 0; c < channels; c++)
+        {
+            float* src = x + (long)c * plane;
+            float* dst = y + (long)c * plane;
+            // Along rows: every interior index of the flattened plane, then the two row ends that wrapped around.
+            Taps3(src, src + 1, src + 2, rows + 1, plane - 2, max);
+            for (int r = 0; r < plane; r += width)
+            {
+                rows[r] = Op(src[r], src[r + 1], max);
+                rows[r + width - 1] = Op(src[r + width - 2], src[r + width - 1], max);
+            }
+            // Down columns: interior rows, then the first and last row which have one neighbour.
+            Taps3(rows, rows + width, rows + 2 * width, dst + width, plane - 2 * width, max);
+            Taps2(rows, rows + width, dst, width, max);
+            Taps2(rows + plane - 2 * width, rows + plane - width, dst + plane - width, width, max);
+            if (!max) DivideByCounts(dst, height, width);
+        }
+    }
+
+    private static float Op(float a, float b, bool max) => max ? MathF.Max(a, b) : a + b;
+
+    private static void Taps3(float* a, float* b, float* c, float* dst, int n, bool max)
+    {
+        int i = 0;
+        int step = Vector<float>.Count;
+        for (; i <= n - step; i += step)
+        {
+            Vector<float> va = Vector.Load(a + i), vb = Vector.Load(b + i), vc = Vector.Load(c + i);
+            (max ? Vector.Max(Vector.Max(va, vb), vc) : va + vb + vc).Store(dst + i);
+        }
+        for (; i < n; i++) dst[i] = max ? MathF.Max(MathF.Max(a[i], b[i]), c[i]) : a[i] + b[i] + c[i];
+    }
+
+    private static void Taps2(float* a, float* b, float* dst, int n, bool max)
+    {
+        for (int i = 0; i < n; i++) dst[i] = Op(a[i], b[i], max);
+    }
+
+    /// <summary>Window sums to means: 3 real rows and columns inside, 2 on the border.</summary>
+    private static void DivideByCounts(float* sums, int height, int width)
+    {
+        for (int r = 0; r < height; r++)
+        {
+            float rowsCount = r == 0 || r == height - 1 ? 2f : 3f;
+            float* row = sums + (long)r * width;
+            row[0] /= rowsCount * 2f;
+            row[width - 1] /= rowsCount * 2f;
+            var divisor = new Vector<float>(rowsCount * 3f);
+            int i = 1, step = Vector<float>.Count;
+            for (; i <= width - 1 - step; i += step) (Vector.Load(row + i) / divisor).Store(row + i);
+            for (; i < width - 1; i++) row[i] /= rowsCount * 3f;
         }
     }
 

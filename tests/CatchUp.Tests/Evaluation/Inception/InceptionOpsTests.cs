@@ -61,6 +61,8 @@ public unsafe class InceptionOpsTests
         { 4, 8, 5, 5, 1, 2, 2, 7, 7, true },      // 5x5, padding 2
         { 40, 16, 3, 3, 1, 1, 1, 6, 9, true },    // K = 360 > Kc: accumulation across K blocks
         { 40, 16, 3, 3, 2, 0, 0, 9, 9, false },   // 3x3 stride 2 on the 256-bit path
+        { 64, 8, 5, 5, 1, 2, 2, 13, 11, true },   // K = 1600: im2col in 64-column blocks that split output rows
+        { 200, 8, 3, 3, 2, 1, 1, 29, 23, false }, // the same with stride 2 and padding
         { 300, 12, 1, 1, 1, 0, 0, 7, 5, true },   // pointwise (no im2col), K > Kc, rows not a multiple of 8
         { 300, 12, 1, 1, 1, 0, 0, 7, 5, false },
     };
@@ -179,6 +181,37 @@ public unsafe class InceptionOpsTests
                     Assert.Equal(sum / real, avg[o], 1e-6);
                     Assert.Equal(sum / (kernel * kernel), avgPad[o], 1e-6);
                 }
+    }
+
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(3, 5)]
+    [InlineData(8, 8)]
+    [InlineData(17, 17)]
+    [InlineData(35, 35)]
+    public void SeparableBranchPoolMatchesWindowLoops(int h, int w)
+    {
+        const int c = 3;
+        float[] x = Random(c * h * w, 12);
+        var expectedMax = new float[x.Length];
+        var expectedAvg = new float[x.Length];
+        var max = new float[x.Length];
+        var avg = new float[x.Length];
+        var rows = new float[h * w];
+        fixed (float* px = x)
+        fixed (float* pem = expectedMax)
+        fixed (float* pea = expectedAvg)
+        fixed (float* pm = max)
+        fixed (float* pa = avg)
+        fixed (float* pr = rows)
+        {
+            Pooling.Max(px, c, h, w, 3, 1, 1, pem);
+            Pooling.Average(px, c, h, w, 3, 1, 1, countIncludePad: false, pea);
+            Pooling.Window3x3Same(px, c, h, w, max: true, pr, pm);
+            Pooling.Window3x3Same(px, c, h, w, max: false, pr, pa);
+        }
+        Assert.Equal(expectedMax, max);
+        for (int i = 0; i < x.Length; i++) Assert.Equal(expectedAvg[i], avg[i], 1e-6);
     }
 
     [Fact]
