@@ -1,3 +1,5 @@
+using CatchUp.Backends.Cpu;
+
 namespace CatchUp.Evaluation.Inception;
 
 /// <summary>
@@ -44,36 +46,56 @@ internal sealed unsafe class FoldedConv
     /// <summary>Output positions unfolded per block: a multiple of the widest GEMM strip.</summary>
     public int ColumnBlock => Math.Max(2 * PackedGemm.MaxStripWidth, ColumnBlockFloats / Spec.Fan / PackedGemm.MaxStripWidth * PackedGemm.MaxStripWidth);
 
-    /// <summary>Floats of im2col workspace a call needs (0 for pointwise).</summary>
-    public long ColumnFloats => IsPointwise ? 0 : (long)Spec.Fan * ColumnBlock;
-
     public long FlopsPerImage(int height, int width) =>
         2L * Spec.OutChannels * Spec.Fan * Spec.OutputHeight(height) * Spec.OutputWidth(width);
 
     /// <summary>
     /// Convolves the CHW image <paramref name="x"/> and writes the OutChannels x Ho x Wo result at <paramref name="y"/>
-    /// (a channel slice of a larger concatenated output is fine: planes are contiguous).
+    /// (a channel slice of a larger concatenated output is fine: planes are contiguous). With a worker pool in the
+    /// workspace, blocks of output positions run in parallel.
     /// </summary>
     public void Forward(InceptionWorkspace ws, float* x, int height, int width, float* y)
     {
         ConvSpec s = Spec;
-        int outH = s.OutputHeight(height), outW = s.OutputWidth(width);
-        int n = outH * outW;
+        int outH = s.OutputHeight(height), outW = s.OutputWidth(width), n = outH * outW;
+        WorkerPool? pool = ws.Pool;
+        int workers = pool?.Threads ?? 1;
+        int block = IsPointwise ? n : ColumnBlock;
+        if (workers > 1)
+        {
+            int blocks = Math.Max((n + block - 1) / block, workers);
+            int stripWidth = PackedGemm.MaxStripWidth;
+            block = ((n + blocks - 1) / blocks + stripWidth - 1) / stripWidth * stripWidth;
+        }
+        float** columns = stackalloc float*[workers];
+        float** strips = stackalloc float*[workers];
+        if (pool is null)
+        {
+            columns[0] = IsPointwise ? null : ws.Columns((long)s.Fan * block);
+            strips[0] = ws.Strip;
+        }
+        else
+        {
+            for (int w = 0; w < workers; w++)
+            {
+                columns[w] = IsPointwise ? null : pool.Scratch(w, 0, (long)s.Fan * block);
+                strips[w] = pool.Scratch(w, 1, PackedGemm.StripBufferFloats);
+            }
+        }
         fixed (float* a = _packedWeights)
         fixed (float* bias = _bias)
         {
-            if (IsPointwise)
+            var job = new ConvBlocksJob
             {
-                PackedGemm.Multiply(ws.Path, a, bias, s.OutChannels, s.Fan, x, n, n, y, n, relu: true, ws.Strip);
-                return;
-            }
-            float* columns = ws.Columns(ColumnFloats);
-            for (int first = 0; first < n; first += ColumnBlock)
-            {
-                int count = Math.Min(ColumnBlock, n - first);
-                Im2Col.Unfold(x, s.InChannels, height, width, s.KernelH, s.KernelW, s.Stride, s.PadH, s.PadW, outH, outW, first, count, columns);
-                PackedGemm.Multiply(ws.Path, a, bias, s.OutChannels, s.Fan, columns, count, count, y + first, n, relu: true, ws.Strip);
-            }
+                X = x, Y = y, PackedWeights = a, Bias = bias, Columns = columns, Strips = strips,
+                InChannels = s.InChannels, Height = height, Width = width, KernelH = s.KernelH, KernelW = s.KernelW,
+                Stride = s.Stride, PadH = s.PadH, PadW = s.PadW, OutChannels = s.OutChannels, Fan = s.Fan,
+                OutH = outH, OutW = outW, Block = block, Pointwise = IsPointwise, Path = ws.Path,
+            };
+            if (pool is null)
+                for (int i = 0; i < job.BlockCount; i++) job.Execute(i, 0);
+            else
+                pool.For(job.BlockCount, ref job);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CatchUp.Backends.Cpu;
 using CatchUp.IO;
 
 namespace CatchUp.Evaluation.Inception;
@@ -8,13 +9,17 @@ namespace CatchUp.Evaluation.Inception;
 /// is comparable with the standard tools. Images arrive in [-1, 1] (values outside are clamped), with 1 (replicated to
 /// RGB) or 3 channels at any resolution; each is mapped to [0, 1], resized to 299 x 299 bilinearly (align_corners=False)
 /// and scaled by 2x - 1, exactly as pytorch-fid's <c>InceptionV3(resize_input=True, normalize_input=True)</c>.
-/// Images run in parallel, one per thread, each with its own reusable workspace.
+/// Batches of at least <see cref="Threads"/> images run one image per thread, each with its own reusable workspace;
+/// smaller batches run one image at a time with every convolution split over a worker pool. NaN inputs give NaN features.
 /// </summary>
 public sealed unsafe class InceptionV3Features : IDisposable
 {
     private readonly InceptionNetwork _network;
     private readonly GemmPath _path;
     private readonly ConcurrentBag<InceptionWorkspace> _workspaces = new();
+    private readonly object _sharedGate = new();
+    private WorkerPool? _sharedPool;
+    private InceptionWorkspace? _sharedWorkspace;
     private bool _disposed;
 
     private InceptionV3Features(InceptionNetwork network, string weightsPath, int threads, GemmPath path)
@@ -61,14 +66,35 @@ public sealed unsafe class InceptionV3Features : IDisposable
         if (count == 0) return;
 
         var resize = new BilinearResize(height, width, InceptionLayout.InputSize, InceptionLayout.InputSize);
+        if (count < Threads)
+        {
+            ExtractEachOnAllThreads(images, count, channels, imageFloats, resize, features);
+            return;
+        }
         var options = new ParallelOptions { MaxDegreeOfParallelism = Threads };
         Parallel.For(0, count, options, RentWorkspace, (i, _, ws) =>
         {
-            fixed (float* image = &images[i * imageFloats])
-                PrepareInput(image, channels, resize, ws);
-            _network.Forward(ws, features.AsSpan(i * FeatureDim, FeatureDim));
+            ExtractOne(images, i, channels, imageFloats, resize, ws, features);
             return ws;
         }, _workspaces.Add);
+    }
+
+    /// <summary>Too few images to give each thread one: run them one after another, each convolution on all threads.</summary>
+    private void ExtractEachOnAllThreads(float[] images, int count, int channels, long imageFloats, BilinearResize resize, double[] features)
+    {
+        lock (_sharedGate)
+        {
+            _sharedPool ??= new WorkerPool(Threads);
+            _sharedWorkspace ??= new InceptionWorkspace(_path, _sharedPool);
+            for (int i = 0; i < count; i++) ExtractOne(images, i, channels, imageFloats, resize, _sharedWorkspace, features);
+        }
+    }
+
+    private void ExtractOne(float[] images, int i, int channels, long imageFloats, BilinearResize resize, InceptionWorkspace ws, double[] features)
+    {
+        fixed (float* image = &images[i * imageFloats])
+            PrepareInput(image, channels, resize, ws);
+        _network.Forward(ws, features.AsSpan(i * FeatureDim, FeatureDim));
     }
 
     private InceptionWorkspace RentWorkspace() => _workspaces.TryTake(out InceptionWorkspace? ws) ? ws : new InceptionWorkspace(_path);
@@ -96,5 +122,10 @@ public sealed unsafe class InceptionV3Features : IDisposable
         if (_disposed) return;
         _disposed = true;
         while (_workspaces.TryTake(out InceptionWorkspace? ws)) ws.Dispose();
+        lock (_sharedGate)
+        {
+            _sharedWorkspace?.Dispose();
+            _sharedPool?.Dispose();
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using CatchUp.Backends.Cpu;
 
 namespace CatchUp.Evaluation.Inception;
 
@@ -22,14 +23,18 @@ internal sealed unsafe class InceptionWorkspace : IDisposable
     private long _poolRowsFloats;
     private bool _disposed;
 
-    public InceptionWorkspace(GemmPath path)
+    /// <param name="pool">When given, each convolution splits its output positions over the pool's workers (one image at a
+    /// time, all cores on it); the pool belongs to the caller.</param>
+    public InceptionWorkspace(GemmPath path, WorkerPool? pool = null)
     {
         Path = path;
+        Pool = pool;
         for (int i = 0; i < BufferCount; i++) _buffers[i] = Allocate(ActivationFloats);
         Strip = Allocate(PackedGemm.StripBufferFloats);
     }
 
     public GemmPath Path { get; }
+    public WorkerPool? Pool { get; }
     public float* Strip { get; }
     public float* BlockA => _buffers[0];
     public float* BlockB => _buffers[1];

@@ -10,7 +10,12 @@ namespace CatchUp.Tests.Evaluation.Inception;
 /// </summary>
 internal static class DeterministicInceptionWeights
 {
-    public static SortedDictionary<string, HostTensor> Build()
+    private static readonly Lazy<SortedDictionary<string, HostTensor>> Cached = new(Generate);
+
+    /// <summary>A fresh dictionary over shared tensors: edit by replacing or removing entries, never by writing into them.</summary>
+    public static SortedDictionary<string, HostTensor> Build() => new(Cached.Value, StringComparer.Ordinal);
+
+    private static SortedDictionary<string, HostTensor> Generate()
     {
         var shapes = InceptionLayout.RequiredTensors().Concat(InceptionLayout.UnusedTensors.Select(u => (u.Key, u.Value)));
         var tensors = new SortedDictionary<string, HostTensor>(StringComparer.Ordinal);

@@ -53,6 +53,8 @@ public class InceptionGoldenTests : IClassFixture<InceptionGoldenTests.WeightsFi
     [InlineData("gray", 2, true)]
     [InlineData("rgb", 1, true)]
     [InlineData("gray", 1, false)]
+    [InlineData("rgb", 2, true)]    // fewer images than threads: each convolution split over a worker pool
+    [InlineData("gray", 3, false)]
     public void FeaturesMatchPyTorch(string set, int threads, bool avx512)
     {
         var golden = GoldenFile();
@@ -77,25 +79,5 @@ public class InceptionGoldenTests : IClassFixture<InceptionGoldenTests.WeightsFi
             _output.WriteLine($"image {i}: max |diff| {worst:E2}, max |feature| {scale:F3}");
             Assert.True(worst <= Tolerance * scale, $"{set} image {i}: max |diff| {worst:E2} exceeds {Tolerance:E0} x {scale:F3}");
         }
-    }
-
-    [Fact]
-    public void ExtractAllocatesNothingPerImage()
-    {
-        using var inception = InceptionV3Features.Load(_weights.Path, 1);
-        var batches = new[] { 1, 4 }.ToDictionary(n => n, n => (Images: new float[n * 28 * 28], Features: new double[n * inception.FeatureDim]));
-        long Allocated(int count)
-        {
-            var (images, features) = batches[count];
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            inception.Extract(images, count, 1, 28, 28, features);
-            return GC.GetTotalAllocatedBytes(precise: true) - before;
-        }
-        Allocated(1); // warm up: workspace, JIT
-        Allocated(4);
-        long one = Allocated(1), four = Allocated(4);
-        // Each call allocates its resize tables and the parallel loop's bookkeeping; images 2-4 must add nothing.
-        _output.WriteLine($"1 image: {one} B, 4 images: {four} B");
-        Assert.InRange(four - one, -512, 512);
     }
 }

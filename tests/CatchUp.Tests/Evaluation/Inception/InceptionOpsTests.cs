@@ -1,3 +1,4 @@
+using CatchUp.Backends.Cpu;
 using CatchUp.Evaluation.Inception;
 using Xunit;
 
@@ -78,17 +79,27 @@ public unsafe class InceptionOpsTests
         double[] want = ReferenceBasicConv(x, weights, gamma, beta, mean, var, spec, h, w);
 
         var conv = FoldedConv.Fold(spec, weights, gamma, beta, mean, var, InceptionLayout.BatchNormEps);
-        using var ws = new InceptionWorkspace(avx512 ? GemmPath.Vector512 : GemmPath.Vector256);
-        // The output goes into a channel slice of a larger buffer; everything around it must stay untouched.
+        GemmPath path = avx512 ? GemmPath.Vector512 : GemmPath.Vector256;
+        float[] serial = RunConv(conv, x, h, w, want.Length, path, pool: null);
+        AssertClose(want, serial, $"conv {kh}x{kw}/{stride}");
+
+        // Split over a pool, each worker computes whole output positions exactly as the serial pass does.
+        using var pool = new WorkerPool(3);
+        Assert.Equal(serial, RunConv(conv, x, h, w, want.Length, path, pool));
+    }
+
+    /// <summary>Runs the conv into a channel slice of a larger buffer and checks that everything around it stays untouched.</summary>
+    private static float[] RunConv(FoldedConv conv, float[] x, int h, int w, int outputLength, GemmPath path, WorkerPool? pool)
+    {
+        using var ws = new InceptionWorkspace(path, pool);
         const int guard = 37;
-        var y = new float[want.Length + 2 * guard];
+        var y = new float[outputLength + 2 * guard];
         Array.Fill(y, float.NaN);
         fixed (float* px = x)
         fixed (float* py = y)
             conv.Forward(ws, px, h, w, py + guard);
-
-        AssertClose(want, y.AsSpan(guard, want.Length), $"conv {kh}x{kw}/{stride}");
-        Assert.All(y.AsSpan(0, guard).ToArray().Concat(y.AsSpan(guard + want.Length).ToArray()), v => Assert.True(float.IsNaN(v)));
+        Assert.All(y.AsSpan(0, guard).ToArray().Concat(y.AsSpan(guard + outputLength).ToArray()), v => Assert.True(float.IsNaN(v)));
+        return y.AsSpan(guard, outputLength).ToArray();
     }
 
     [Theory]
