@@ -40,8 +40,8 @@ internal sealed unsafe class FoldedConv
 
     public bool IsPointwise => Spec is { KernelH: 1, KernelW: 1, Stride: 1, PadH: 0, PadW: 0 };
 
-    /// <summary>im2col works on blocks of output positions whose columns fill about this many floats (L2-resident).</summary>
-    private const int ColumnBlockFloats = 256 * 1024;
+    /// <summary>im2col works on blocks of output positions whose columns fill about this many floats (the size of L2).</summary>
+    private const int ColumnBlockFloats = 512 * 1024;
 
     /// <summary>Output positions unfolded per block: a multiple of the widest GEMM strip.</summary>
     public int ColumnBlock => Math.Max(2 * PackedGemm.MaxStripWidth, ColumnBlockFloats / Spec.Fan / PackedGemm.MaxStripWidth * PackedGemm.MaxStripWidth);

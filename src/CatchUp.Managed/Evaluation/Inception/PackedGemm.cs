@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -17,7 +16,7 @@ internal enum GemmPath
 /// <summary>
 /// Single-threaded blocked SGEMM for inference convolutions: C[m, n] = act(A[m, k] B[k, n] + bias[m]).
 /// A (the weights) is packed once at load time into panels of <see cref="Mr"/> rows stored [k][Mr]; B is packed
-/// per call, one <see cref="Kc"/> x strip-width block at a time, into an L1-resident buffer, zero-padded at the edge.
+/// per call into strips of one <see cref="Kc"/> block x strip width, zero-padded at the edge, a chunk of strips at a time.
 /// </summary>
 internal static unsafe class PackedGemm
 {
@@ -29,8 +28,11 @@ internal static unsafe class PackedGemm
 
     public static int StripWidth(GemmPath path) => path == GemmPath.Vector512 ? 32 : 16;
 
-    /// <summary>Floats the caller must provide as the B strip buffer.</summary>
-    public const int StripBufferFloats = Kc * MaxStripWidth;
+    /// <summary>B strips packed together and swept by each A panel in turn.</summary>
+    public const int StripsPerChunk = 8;
+
+    /// <summary>Floats the caller must provide as the packed-B buffer.</summary>
+    public const int StripBufferFloats = Kc * MaxStripWidth * StripsPerChunk;
 
     public static int PaddedRows(int m) => (m + Mr - 1) / Mr * Mr;
 
@@ -52,7 +54,7 @@ internal static unsafe class PackedGemm
     /// bias holds <see cref="PaddedRows"/>(m) values or is null; B rows are <paramref name="ldb"/> apart, C rows <paramref name="ldc"/>.
     /// </summary>
     public static void Multiply(GemmPath path, float* packedA, float* bias, int m, int k, float* b, int ldb, int n,
-        float* c, int ldc, bool relu, float* strip)
+        float* c, int ldc, bool relu, float* strips)
     {
         int nr = StripWidth(path);
         int panels = (m + Mr - 1) / Mr;
@@ -64,25 +66,33 @@ internal static unsafe class PackedGemm
             int kc = Math.Min(blockK, k - k0);
             bool accumulate = k0 > 0;
             bool last = k0 + kc == k;
-            for (int j0 = 0; j0 < n; j0 += nr)
+            // Pack up to StripsPerChunk strips of this K block (L2), then sweep every A panel over them: each panel's
+            // K slice stays in L1 across the strips, so A is streamed once per chunk rather than once per strip.
+            for (int chunk0 = 0; chunk0 < n; chunk0 += StripsPerChunk * nr)
             {
-                int cols = Math.Min(nr, n - j0);
-                PackStrip(b + (long)k0 * ldb + j0, ldb, kc, cols, nr, strip);
+                int chunkEnd = Math.Min(n, chunk0 + StripsPerChunk * nr);
+                for (int j0 = chunk0; j0 < chunkEnd; j0 += nr)
+                    PackStrip(b + (long)k0 * ldb + j0, ldb, kc, Math.Min(nr, n - j0), nr, strips + (long)(j0 - chunk0) * kc);
                 for (int p = 0; p < panels; p++)
                 {
                     int rows = Math.Min(Mr, m - p * Mr);
                     float* a = packedA + (long)p * k * Mr + (long)k0 * Mr;
                     float* tileBias = last && bias != null ? bias + p * Mr : null;
-                    float* ct = c + (long)p * Mr * ldc + j0;
-                    if (rows == Mr && cols == nr)
+                    for (int j0 = chunk0; j0 < chunkEnd; j0 += nr)
                     {
-                        Tile(path, a, strip, kc, ct, ldc, accumulate, tileBias, last && relu);
-                    }
-                    else
-                    {
-                        if (accumulate) CopyTile(ct, ldc, edge, nr, rows, cols);
-                        Tile(path, a, strip, kc, edge, nr, accumulate, tileBias, last && relu);
-                        CopyTile(edge, nr, ct, ldc, rows, cols);
+                        int cols = Math.Min(nr, n - j0);
+                        float* strip = strips + (long)(j0 - chunk0) * kc;
+                        float* ct = c + (long)p * Mr * ldc + j0;
+                        if (rows == Mr && cols == nr)
+                        {
+                            Tile(path, a, strip, kc, ct, ldc, accumulate, tileBias, last && relu);
+                        }
+                        else
+                        {
+                            if (accumulate) CopyTile(ct, ldc, edge, nr, rows, cols);
+                            Tile(path, a, strip, kc, edge, nr, accumulate, tileBias, last && relu);
+                            CopyTile(edge, nr, ct, ldc, rows, cols);
+                        }
                     }
                 }
             }

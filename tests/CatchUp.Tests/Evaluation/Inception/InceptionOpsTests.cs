@@ -106,6 +106,8 @@ public unsafe class InceptionOpsTests
     [InlineData(13, 300, 37, 45, true)]
     [InlineData(13, 300, 37, 45, false)]
     [InlineData(8, 5, 32, 32, true)]
+    [InlineData(17, 520, 300, 303, true)]  // several strip chunks (the last partial) and three K blocks
+    [InlineData(17, 520, 300, 303, false)]
     [InlineData(1, 1, 1, 1, false)]
     public void GemmMatchesTripleLoop(int m, int k, int n, int ldc, bool avx512)
     {
