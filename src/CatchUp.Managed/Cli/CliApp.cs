@@ -18,6 +18,7 @@ public static class CliApp
             VelocityCommand.Create(),
             SampleCommand.Create(),
             BenchCommand.Create(),
+            InceptionFeaturesCommand.Create(),
         };
         try
         {
