@@ -1,4 +1,4 @@
-// CatchUp build script. Targets: Build, Test (default), Train, Bench, Golden.
+// CatchUp build script. Targets: Kernels, Build, Test (default), Train, Bench, Golden, PublishGpu.
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var testFilter = Argument("filter", "");
@@ -19,6 +19,24 @@ Task("Data")
         throw new Exception("could not install dataset-fashion-mnist (needs apt and root); install it, or train with --data DIR");
 });
 
+// CUDA kernels -> PTX (native/build-ptx.sh) with nvcc when present, else Debian's clang-14 (installed when missing and
+// apt can). No GPU needed. The PTX is committed and embedded; a test checks it matches the sources.
+Task("Kernels")
+    .Does(() =>
+{
+    bool Has(string tool) => StartProcess("sh", new ProcessSettings { Arguments = $"-c \"command -v {tool}\"", RedirectStandardOutput = true }) == 0;
+    if (!Has("nvcc") && !Has("clang-14"))
+    {
+        Information("neither nvcc nor clang-14 found; installing Debian's clang-14 ...");
+        bool root = StartProcess("id", new ProcessSettings { Arguments = "-u", RedirectStandardOutput = true }, out var uid) == 0 && uid.FirstOrDefault() == "0";
+        string sudo = root ? "" : "sudo -n ";
+        StartProcess("sh", $"-c \"{sudo}apt-get update -q\"");
+        int install = StartProcess("sh", $"-c \"DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -q --no-install-recommends clang-14\"");
+        if (install != 0 || !Has("clang-14")) throw new Exception("could not install clang-14 (needs apt and root); install nvcc or clang-14 to build the CUDA kernels");
+    }
+    if (StartProcess("native/build-ptx.sh") != 0) throw new Exception("native/build-ptx.sh failed");
+});
+
 Task("Build")
     .Does(() =>
 {
@@ -26,6 +44,7 @@ Task("Build")
 });
 
 Task("Test")
+    .IsDependentOn("Kernels")
     .IsDependentOn("Data")
     .IsDependentOn("Build")
     .Does(() =>

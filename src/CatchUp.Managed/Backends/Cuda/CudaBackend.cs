@@ -1,0 +1,516 @@
+using CatchUp.Backends.Cpu.Kernels;
+using CatchUp.Backends.Cuda.Interop;
+using CatchUp.Tensors;
+using K = CatchUp.Backends.Cuda.CudaKernels;
+
+namespace CatchUp.Backends.Cuda;
+
+/// <summary>
+/// The NVIDIA backend: tensors are device allocations recycled by size; all work is queued on one stream.
+/// Convolutions run on cuDNN, Linear and attention's products on cuBLAS, everything else on the fused kernels of
+/// native/kernels (GroupNorm+shift+SiLU+dropout, dynamic-skip concat, the RK catch-up point, element-wise, Adam, EMA,
+/// losses). Only the scalar-returning ops (losses, SumSquares) and Upload/Download wait for the device. Results match
+/// <see cref="Cpu.CpuBackend"/> to float rounding (checked by <see cref="BackendConformance"/>); dropout masks are the
+/// same bits. FP32 throughout unless <c>allowTf32</c>.
+/// </summary>
+public sealed unsafe class CudaBackend : IBackend
+{
+    [ThreadStatic] private static nint _currentContext;
+
+    private readonly PrimaryContextHandle _context;
+    private readonly StreamHandle _stream;
+    private readonly KernelLibrary _kernels;
+    private readonly CublasHandle _cublas;
+    private readonly CudnnHandle _cudnn;
+    private readonly ConvolutionPlans _plans;
+    private readonly DeviceMemoryPool _memory = new();
+    private readonly DeviceScratch _scratch;
+    private readonly Dictionary<int, DeviceMemoryHandle> _frequencies = new();
+    private bool _disposed;
+
+    /// <summary>Opens device <paramref name="ordinal"/>; throws <see cref="CudaException"/> naming the failing call when
+    /// there is no driver, no device, or the PTX does not load.</summary>
+    public CudaBackend(int ordinal = 0, bool allowTf32 = false)
+    {
+        if (!CudaProbe.TryFindDevice(ordinal, out var info, out string reason)) throw new CudaException($"no CUDA GPU: {reason}");
+        Device = info!;
+        AllowTf32 = allowTf32;
+        _context = PrimaryContextHandle.Retain(info!.Ordinal);
+        MakeCurrent();
+        _stream = StreamHandle.Create();
+        _kernels = new KernelLibrary(_stream.Value);
+        _cublas = CublasHandle.Create(_stream.Value, allowTf32);
+        _cudnn = CudnnHandle.Create(_stream.Value);
+        _plans = new ConvolutionPlans(_cudnn.Value, allowTf32);
+        _scratch = new DeviceScratch(Synchronize);
+    }
+
+    public CudaDeviceInfo Device { get; }
+    public bool AllowTf32 { get; }
+    public string Name => $"cuda ({Device.Name}, sm_{Device.ComputeMajor}{Device.ComputeMinor}{(AllowTf32 ? ", TF32" : "")})";
+    public long BytesAllocated => _memory.BytesAllocated;
+    public long AllocationCount => _memory.AllocationCount;
+
+    /// <summary>Ignored: the GPU does not use host threads.</summary>
+    public int Threads { get => 1; set { } }
+
+    private void MakeCurrent()
+    {
+        if (_currentContext == _context.Value) return;
+        CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context.Value), "cuCtxSetCurrent");
+        _currentContext = _context.Value;
+    }
+
+    private KernelLibrary Kernels
+    {
+        get
+        {
+            MakeCurrent();
+            return _kernels;
+        }
+    }
+
+    private nint Stream => _stream.Value;
+    private static ulong P(Tensor t) => (ulong)t.Handle;
+    private static ulong P(Tensor? t, long floatOffset) => t is null ? 0 : (ulong)t.Handle + (ulong)(floatOffset * sizeof(float));
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new ArgumentException(message);
+    }
+
+    private static void SameLength(Tensor a, Tensor b, string op) =>
+        Require(a.Length == b.Length, $"{op}: length mismatch {a.ShapeString} vs {b.ShapeString}");
+
+    // ---------------------------------------------------------------- memory
+
+    public Tensor Allocate(ReadOnlySpan<int> shape)
+    {
+        MakeCurrent();
+        long length = 1;
+        foreach (int d in shape) length *= d;
+        long bytes = DeviceMemoryPool.RoundedBytes(length);
+        ulong p = _memory.Rent(bytes);
+        CudaDriver.Check(CudaDriver.cuMemsetD32Async(p, 0, (nuint)(bytes / sizeof(float)), Stream), "cuMemsetD32Async");
+        return new Tensor(this, (nint)p, shape);
+    }
+
+    public void Free(Tensor t)
+    {
+        if (_disposed) return;
+        _memory.Return(P(t), DeviceMemoryPool.RoundedBytes(t.Length));
+    }
+
+    public void Upload(ReadOnlySpan<float> source, Tensor destination)
+    {
+        Require(source.Length == destination.Length, $"upload of {source.Length} floats into tensor {destination.ShapeString}");
+        MakeCurrent();
+        fixed (float* s = source)
+            CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync(P(destination), s, (nuint)(source.Length * sizeof(float)), Stream), "cuMemcpyHtoDAsync_v2");
+        Synchronize();   // the source span may be reused as soon as we return
+    }
+
+    public void Download(Tensor source, Span<float> destination)
+    {
+        Require(source.Length == destination.Length, $"download of tensor {source.ShapeString} into {destination.Length} floats");
+        MakeCurrent();
+        fixed (float* d = destination)
+            CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync(d, P(source), (nuint)(destination.Length * sizeof(float)), Stream), "cuMemcpyDtoHAsync_v2");
+        Synchronize();
+    }
+
+    public void Synchronize()
+    {
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    public void Fill(Tensor y, float value)
+    {
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemsetD32Async(P(y), BitConverter.SingleToUInt32Bits(value), (nuint)y.Length, Stream), "cuMemsetD32Async");
+    }
+
+    public void Copy(Tensor source, Tensor destination)
+    {
+        SameLength(source, destination, "copy");
+        if (source.Handle == destination.Handle) return;
+        MakeCurrent();
+        CudaDriver.Check(CudaDriver.cuMemcpyDtoDAsync(P(destination), P(source), (nuint)(source.Length * sizeof(float)), Stream), "cuMemcpyDtoDAsync_v2");
+    }
+
+    public void Axpby(float a, Tensor x, float b, Tensor y)
+    {
+        SameLength(x, y, "axpby");
+        Kernels.LaunchElements(K.Axpby, y.Length, x, y, y.Length, a, b);
+    }
+
+    public void AddScale(Tensor a, Tensor b, float scale, Tensor y)
+    {
+        SameLength(a, y, "add-scale"); SameLength(b, y, "add-scale");
+        Kernels.LaunchElements(K.AddScale, y.Length, a, b, y, y.Length, scale);
+    }
+
+    public void Silu(Tensor x, Tensor y)
+    {
+        SameLength(x, y, "silu");
+        Kernels.LaunchElements(K.Silu, y.Length, x, y, y.Length);
+    }
+
+    public void SiluBackward(Tensor x, Tensor dy, Tensor dx)
+    {
+        SameLength(x, dy, "silu backward"); SameLength(x, dx, "silu backward");
+        Kernels.LaunchElements(K.SiluBackward, x.Length, x, dy, dx, x.Length);
+    }
+
+    // ---------------------------------------------------------------- convolution (cuDNN)
+
+    private ConvolutionPlan Plan(Tensor x, Tensor w, Tensor y)
+    {
+        int k = w.Rank == 4 ? w.Dim(2) : 0;
+        Require(x.Rank == 4 && w.Rank == 4 && (k == 1 || k == 3) && w.Dim(3) == k && w.Dim(1) == x.C
+            && y.Rank == 4 && y.N == x.N && y.C == w.Dim(0) && y.H == x.H && y.W == x.W,
+            $"conv2d: x {x.ShapeString}, w {w.ShapeString}, y {y.ShapeString}");
+        MakeCurrent();
+        return _plans.Get(x.N, x.C, x.H, x.W, w.Dim(0), k);
+    }
+
+    public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y)
+    {
+        var plan = Plan(x, w, y);
+        float one = 1f, zero = 0f;
+        ulong ws = _scratch.Get(ScratchSlot.ConvWorkspace, plan.ForwardWorkspace);
+        CuDnn.Check(CuDnn.cudnnConvolutionForward(_cudnn.Value, &one, plan.X.Value, P(x), plan.W.Value, P(w), plan.Conv.Value, plan.ForwardAlgo,
+            ws, (nuint)plan.ForwardWorkspace, &zero, plan.Y.Value, P(y)), "cudnnConvolutionForward");
+        if (bias != null)
+        {
+            Require(bias.Length == y.C, $"conv2d: bias {bias.ShapeString} for {y.C} channels");
+            Kernels.LaunchElements(K.AddChannelBias, y.Length, y, bias, y.N, y.C, y.H * y.W);
+        }
+    }
+
+    public void Conv2dBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
+    {
+        var plan = Plan(x, w, dy);
+        SameLength(w, dw, "conv2d backward");
+        float one = 1f, zero = 0f;
+        if (dx != null)
+        {
+            SameLength(x, dx, "conv2d backward");
+            ulong ws = _scratch.Get(ScratchSlot.ConvWorkspace, plan.BackwardDataWorkspace);
+            CuDnn.Check(CuDnn.cudnnConvolutionBackwardData(_cudnn.Value, &one, plan.W.Value, P(w), plan.Y.Value, P(dy), plan.Conv.Value,
+                plan.BackwardDataAlgo, ws, (nuint)plan.BackwardDataWorkspace, &zero, plan.X.Value, P(dx)), "cudnnConvolutionBackwardData");
+        }
+        ulong fws = _scratch.Get(ScratchSlot.ConvWorkspace, plan.BackwardFilterWorkspace);
+        CuDnn.Check(CuDnn.cudnnConvolutionBackwardFilter(_cudnn.Value, &one, plan.X.Value, P(x), plan.Y.Value, P(dy), plan.Conv.Value,
+            plan.BackwardFilterAlgo, fws, (nuint)plan.BackwardFilterWorkspace, &one, plan.W.Value, P(dw)), "cudnnConvolutionBackwardFilter");
+        if (dbias != null)
+        {
+            Require(dbias.Length == dy.C, $"conv2d backward: dbias {dbias.ShapeString} for {dy.C} channels");
+            Kernels.Launch(K.ChannelSumAccumulate, (uint)dy.C, dy, dbias, dy.N, dy.C, dy.H * dy.W);
+        }
+    }
+
+    // ---------------------------------------------------------------- resampling
+
+    private static void CheckResample(Tensor big, Tensor small) =>
+        Require(big.Rank == 4 && small.Rank == 4 && big.N == small.N && big.C == small.C && big.H == 2 * small.H && big.W == 2 * small.W,
+            $"2x resample: shapes {big.ShapeString} and {small.ShapeString} do not match");
+
+    private void Reduce(Tensor big, Tensor small, float scale)
+    {
+        CheckResample(big, small);
+        Kernels.LaunchElements(K.ResampleReduce, small.Length, big, small, small.N * small.C, small.H, small.W, scale);
+    }
+
+    private void Expand(Tensor small, Tensor big, float scale)
+    {
+        CheckResample(big, small);
+        Kernels.LaunchElements(K.ResampleExpand, big.Length, small, big, small.N * small.C, small.H, small.W, scale);
+    }
+
+    public void AvgPool2x(Tensor x, Tensor y) => Reduce(x, y, 0.25f);
+    public void AvgPool2xBackward(Tensor dy, Tensor dx) => Expand(dy, dx, 0.25f);
+    public void Upsample2x(Tensor x, Tensor y) => Expand(x, y, 1f);
+    public void Upsample2xBackward(Tensor dy, Tensor dx) => Reduce(dy, dx, 1f);
+
+    // ---------------------------------------------------------------- GroupNorm (+shift, SiLU, dropout)
+
+    private static void CheckGroupNorm(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, Tensor mean, Tensor rstd)
+    {
+        int c = x.C;
+        Require(groups >= 1 && c % groups == 0, $"GroupNorm: {c} channels not divisible into {groups} groups");
+        Require(gamma.Length == c && beta.Length == c, "GroupNorm: gamma/beta must have C elements");
+        Require(mean.Length == x.N * groups && rstd.Length == x.N * groups, "GroupNorm: mean/rstd must be [N, groups]");
+        Require(shift == null || shift.Length == x.N * c, "GroupNorm: shift must be [N, C]");
+        Require(x.SampleSize % c == 0 && x.SampleSize > 0, $"GroupNorm: bad input {x.ShapeString}");
+    }
+
+    public void GroupNormForward(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, float eps, bool silu,
+        DropoutSpec dropout, Tensor y, Tensor mean, Tensor rstd)
+    {
+        CheckGroupNorm(x, shift, gamma, beta, groups, mean, rstd);
+        SameLength(x, y, "GroupNorm");
+        float dropScale = dropout.Active ? 1f / (1f - dropout.P) : 1f;
+        Kernels.Launch(K.GroupNormForward, (uint)(x.N * groups), x, shift, gamma, beta, y, mean, rstd, x.C, groups, x.SampleSize / x.C, eps,
+            silu, dropout.Active, KernelArg.U64(dropout.Seed), SimdMath.DropThreshold(dropout.P), dropScale);
+    }
+
+    public void GroupNormBackward(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, bool silu, DropoutSpec dropout,
+        Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor? dshift, Tensor dgamma, Tensor dbeta)
+    {
+        CheckGroupNorm(x, shift, gamma, beta, groups, mean, rstd);
+        SameLength(x, dy, "GroupNorm backward"); SameLength(x, dx, "GroupNorm backward");
+        int n = x.N, c = x.C;
+        var kernels = Kernels;
+        ulong part = _scratch.Get(ScratchSlot.GroupNormPartials, 2L * n * c * sizeof(float));
+        var partGamma = KernelArg.Pointer(part);
+        var partBeta = KernelArg.Pointer(part + (ulong)((long)n * c * sizeof(float)));
+        float dropScale = dropout.Active ? 1f / (1f - dropout.P) : 1f;
+        kernels.Launch(K.GroupNormBackward, (uint)(n * groups), x, shift, gamma, beta, mean, rstd, dy, dx, dshift, partGamma, partBeta,
+            c, groups, x.SampleSize / c, silu, dropout.Active, KernelArg.U64(dropout.Seed), SimdMath.DropThreshold(dropout.P), dropScale);
+        kernels.LaunchElements(K.SumRowsAccumulate, c, partGamma, dgamma, n, c);
+        kernels.LaunchElements(K.SumRowsAccumulate, c, partBeta, dbeta, n, c);
+    }
+
+    // ---------------------------------------------------------------- dense (cuBLAS, column-major views of row-major data)
+
+    private void Gemm(int opA, int opB, int m, int n, int k, float alpha, ulong a, int lda, ulong b, int ldb, float beta, ulong c, int ldc)
+    {
+        MakeCurrent();
+        CuBlas.Check(CuBlas.cublasSgemm(_cublas.Value, opA, opB, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc), "cublasSgemm_v2");
+    }
+
+    private void GemmBatched(int opA, int opB, int m, int n, int k, float alpha, ulong a, int lda, long strideA, ulong b, int ldb, long strideB,
+        float beta, ulong c, int ldc, long strideC, int batch)
+    {
+        MakeCurrent();
+        CuBlas.Check(CuBlas.cublasSgemmStridedBatched(_cublas.Value, opA, opB, m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batch),
+            "cublasSgemmStridedBatched");
+    }
+
+    private static void CheckLinear(Tensor x, Tensor w, int outFeatures, int n) =>
+        Require(w.Rank == 2 && x.SampleSize == w.Dim(1) && w.Dim(0) == outFeatures && x.N == n,
+            $"linear: x {x.ShapeString}, W {w.ShapeString}, out {outFeatures}");
+
+    public void LinearForward(Tensor x, Tensor w, Tensor? bias, Tensor y)
+    {
+        CheckLinear(x, w, y.SampleSize, y.N);
+        int n = x.N, inF = w.Dim(1), outF = w.Dim(0);
+        // y^T [out, N] = W x^T: W row-major [out, in] is the column-major [in, out] matrix, used transposed.
+        Gemm(CuBlas.OpT, CuBlas.OpN, outF, n, inF, 1f, P(w), inF, P(x), inF, 0f, P(y), outF);
+        if (bias != null) Kernels.LaunchElements(K.AddRowBias, y.Length, y, bias, n, outF);
+    }
+
+    public void LinearBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
+    {
+        CheckLinear(x, w, dy.SampleSize, dy.N);
+        int n = x.N, inF = w.Dim(1), outF = w.Dim(0);
+        if (dx != null) Gemm(CuBlas.OpN, CuBlas.OpN, inF, n, outF, 1f, P(w), inF, P(dy), outF, 0f, P(dx), inF);   // dx^T = W^T dy^T
+        Gemm(CuBlas.OpN, CuBlas.OpT, inF, outF, n, 1f, P(x), inF, P(dy), outF, 1f, P(dw), inF);                   // dW^T += x^T dy
+        if (dbias != null) Kernels.LaunchElements(K.SumRowsAccumulate, outF, dy, dbias, n, outF);
+    }
+
+    public void PositionalEmbedding(Tensor t, Tensor y)
+    {
+        int n = t.Length, channels = y.SampleSize, half = channels / 2;
+        Require(y.N == n && channels % 2 == 0, $"positional embedding: t {t.ShapeString}, y {y.ShapeString}");
+        MakeCurrent();
+        if (!_frequencies.TryGetValue(half, out var freqs))
+        {
+            // The same doubles the CPU backend computes.
+            var host = new double[half];
+            for (int i = 0; i < half; i++) host[i] = half > 1 ? Math.Pow(1.0 / 10000.0, (double)i / (half - 1)) : 1.0;
+            freqs = DeviceMemoryHandle.Allocate(Math.Max(8, half * sizeof(double)));
+            fixed (double* h = host)
+                CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync(freqs.Pointer, h, (nuint)(half * sizeof(double)), Stream), "cuMemcpyHtoDAsync_v2");
+            Synchronize();
+            _frequencies[half] = freqs;
+        }
+        Kernels.LaunchElements(K.PositionalEmbedding, (long)n * half, t, KernelArg.Pointer(freqs.Pointer), y, n, half);
+    }
+
+    // ---------------------------------------------------------------- attention
+    // qkv [N, 3C, P] row-major: q_c is row 3c, so Q, K, V are [C, P] matrices with row stride 3P, i.e. column-major
+    // [P, C] matrices with leading dimension 3P, offset 0, P and 2P. Per sample (batched with stride 3CP):
+    // S^T = K_cm Q_cm^T / sqrt(C); W = softmax rows of S; Y^T = W_cm^T V_cm.
+
+    public void AttentionForward(Tensor qkv, Tensor y, Tensor? probs)
+    {
+        Require(qkv.Rank == 4 && qkv.C % 3 == 0, $"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
+        Require(y.Length * 3 == qkv.Length, $"attention: y {y.ShapeString} vs qkv {qkv.ShapeString}");
+        int n = qkv.N, c = qkv.C / 3, p = qkv.H * qkv.W, ld = 3 * p;
+        long pp = (long)p * p, sample = 3L * c * p;
+        Require(probs == null || probs.Length == n * pp, "attention: probs must be [N, P, P]");
+        ulong s = probs != null ? P(probs) : _scratch.Get(ScratchSlot.AttentionScores, n * pp * sizeof(float));
+        float scale = 1f / MathF.Sqrt(c);
+        GemmBatched(CuBlas.OpN, CuBlas.OpT, p, p, c, scale, P(qkv, p), ld, sample, P(qkv), ld, sample, 0f, s, p, pp, n);
+        Kernels.Launch(K.SoftmaxRows, (uint)(n * p), KernelArg.Pointer(s), n * p, p);
+        GemmBatched(CuBlas.OpT, CuBlas.OpN, p, c, p, 1f, s, p, pp, P(qkv, 2 * p), ld, sample, 0f, P(y), p, (long)c * p, n);
+    }
+
+    public void AttentionBackward(Tensor qkv, Tensor probs, Tensor dy, Tensor dqkv)
+    {
+        Require(qkv.Rank == 4 && qkv.C % 3 == 0, $"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
+        int n = qkv.N, c = qkv.C / 3, p = qkv.H * qkv.W, ld = 3 * p;
+        long pp = (long)p * p, sample = 3L * c * p, cp = (long)c * p;
+        Require(dy.Length * 3 == qkv.Length && dqkv.Length == qkv.Length, "attention: dy/dqkv shape mismatch");
+        Require(probs.Length == n * pp, "attention: probs must be [N, P, P]");
+        ulong g = _scratch.Get(ScratchSlot.AttentionGrad, n * pp * sizeof(float));
+        float scale = 1f / MathF.Sqrt(c);
+        GemmBatched(CuBlas.OpN, CuBlas.OpN, p, c, p, 1f, P(probs), p, pp, P(dy), p, cp, 0f, P(dqkv, 2 * p), ld, sample, n);   // dV = dY W
+        GemmBatched(CuBlas.OpN, CuBlas.OpT, p, p, c, 1f, P(qkv, 2 * p), ld, sample, P(dy), p, cp, 0f, g, p, pp, n);          // dW = dY^T V
+        Kernels.Launch(K.SoftmaxBackwardRows, (uint)(n * p), probs, KernelArg.Pointer(g), n * p, p);                         // dS
+        GemmBatched(CuBlas.OpN, CuBlas.OpN, p, c, p, scale, g, p, pp, P(qkv), ld, sample, 0f, P(dqkv, p), ld, sample, n);     // dK = Q dS
+        GemmBatched(CuBlas.OpT, CuBlas.OpN, p, c, p, scale, g, p, pp, P(qkv, p), ld, sample, 0f, P(dqkv), ld, sample, n);     // dQ = K dS^T
+    }
+
+    // ---------------------------------------------------------------- dynamic-skip concat
+
+    private static void CheckConcat(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y)
+    {
+        Require(a.N == y.N && b.N == y.N && a.SampleSize + b.SampleSize == y.SampleSize, $"concat: {a.ShapeString} + {b.ShapeString} != {y.ShapeString}");
+        Require((scaleA == null || scaleA.Length == y.N) && (scaleB == null || scaleB.Length == y.N), "concat: scales must have N elements");
+    }
+
+    public void ConcatScaled(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y)
+    {
+        CheckConcat(a, b, scaleA, scaleB, y);
+        Kernels.LaunchElements(K.ConcatScaled, y.Length, a, b, scaleA, scaleB, y, y.N, a.SampleSize, b.SampleSize);
+    }
+
+    public void ConcatScaledBackward(Tensor dy, Tensor? scaleA, Tensor? scaleB, Tensor da, Tensor db)
+    {
+        CheckConcat(da, db, scaleA, scaleB, dy);
+        Kernels.LaunchElements(K.ConcatScaledBackward, dy.Length, dy, scaleA, scaleB, da, db, dy.N, da.SampleSize, db.SampleSize);
+    }
+
+    // ---------------------------------------------------------------- per-sample arithmetic
+
+    public void ScaleAddPerSample(Tensor x, Tensor? a, float ca, Tensor y, Tensor? b, float cb)
+    {
+        SameLength(x, y, "scale-add per sample");
+        Require((a == null || a.Length == x.N) && (b == null || b.Length == x.N), $"per-sample scales must have {x.N} entries");
+        Kernels.LaunchElements(K.ScaleAddPerSample, y.Length, x, a, y, b, x.N, x.SampleSize, ca, cb);
+    }
+
+    public void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y)
+    {
+        Require(ifTrue.Length == y.Length && ifFalse.Length == y.Length, "select operands differ in shape");
+        Require(mask.Length == y.N, $"mask has {mask.Length} entries for a batch of {y.N}");
+        Kernels.LaunchElements(K.SelectPerSample, y.Length, mask, ifTrue, ifFalse, y, y.N, y.SampleSize);
+    }
+
+    public void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1)
+    {
+        Require(muLogvar.C == 2 * x1.C && noise.Length == x1.Length && muLogvar.Length == 2 * x1.Length,
+            $"reparameterize: {muLogvar.ShapeString} -> {x1.ShapeString}");
+        Kernels.LaunchElements(K.Reparameterize, x1.Length, muLogvar, noise, x1, x1.N, x1.SampleSize);
+    }
+
+    public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar)
+    {
+        Require(muLogvar.Length == 2 * dx1.Length && dMuLogvar.Length == muLogvar.Length && noise.Length == dx1.Length,
+            $"reparameterize backward: {muLogvar.ShapeString} / {dx1.ShapeString}");
+        Kernels.LaunchElements(K.ReparameterizeBackward, dx1.Length, muLogvar, noise, dx1, dMuLogvar, dx1.N, dx1.SampleSize);
+    }
+
+    public void CatchUpPoint(Tensor z, Tensor k1, Tensor? k2, Tensor? k3, Tensor t, Tensor dt, CatchUpStep step, Tensor y, Tensor time)
+    {
+        int n = z.N;
+        Require(k1.Length == z.Length && y.Length == z.Length && (k2 == null || k2.Length == z.Length) && (k3 == null || k3.Length == z.Length),
+            $"catch-up point: z {z.ShapeString}, k1 {k1.ShapeString}, y {y.ShapeString} differ");
+        Require(t.Length == n && dt.Length == n && time.Length == n, $"catch-up point: t, dt and time must have {n} entries");
+        Require(y.Handle != z.Handle && y.Handle != k1.Handle && y.Handle != k2?.Handle && y.Handle != k3?.Handle,
+            "catch-up point: y must not alias z or the k's");
+        Kernels.LaunchElements(K.CatchUpPoint, Math.Max(z.Length, n), z, k1, k2, k3, t, dt, y, time, n, z.SampleSize,
+            step.C1, step.C2, step.C3, step.TimeShift, step.ClampTime, step.Epsilon);
+    }
+
+    // ---------------------------------------------------------------- optimizer
+
+    public void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec)
+    {
+        Require(grad.Length == param.Length && m.Length == param.Length && v.Length == param.Length,
+            $"Adam state shapes differ from the parameter {param.ShapeString}");
+        if (spec.Step < 1) throw new ArgumentOutOfRangeException(nameof(spec), "Adam step counts from 1");
+        float bc1 = (float)(1 - Math.Pow(spec.Beta1, spec.Step)), bc2 = (float)(1 - Math.Pow(spec.Beta2, spec.Step));
+        Kernels.LaunchElements(K.Adam, param.Length, param, grad, m, v, param.Length, spec.LearningRate, spec.Beta1, spec.Beta2, spec.Epsilon,
+            spec.WeightDecay, bc1, bc2, spec.Decoupled);
+    }
+
+    public void EmaUpdate(Tensor ema, Tensor param, float decay)
+    {
+        SameLength(ema, param, "EMA");
+        Kernels.LaunchElements(K.Ema, param.Length, ema, param, param.Length, 1f - decay);
+    }
+
+    // ---------------------------------------------------------------- reductions to one host scalar
+
+    private static uint ReductionBlocks(long n) => (uint)Math.Clamp((n + CudaKernels.BlockSize - 1) / CudaKernels.BlockSize, 1, CudaKernels.ReductionBlocks);
+
+    private (KernelArg Partials, KernelArg Result) ReductionBuffers() => (
+        KernelArg.Pointer(_scratch.Get(ScratchSlot.ReductionPartials, CudaKernels.ReductionBlocks * sizeof(double))),
+        KernelArg.Pointer(_scratch.Get(ScratchSlot.ReductionResult, sizeof(double))));
+
+    /// <summary>Adds the first-stage partials on the device and copies the one double back.</summary>
+    private double FinishSum(KernelArg partials, KernelArg result, uint blocks)
+    {
+        Kernels.Launch(K.FinishSum, 1, partials, result, (int)blocks);
+        double value;
+        CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync(&value, result.Bits, sizeof(double), Stream), "cuMemcpyDtoHAsync_v2");
+        Synchronize();
+        return value;
+    }
+
+    public double SumSquares(Tensor x)
+    {
+        var (partials, result) = ReductionBuffers();
+        uint blocks = ReductionBlocks(x.Length);
+        Kernels.Launch(K.SumSquaresPartial, blocks, x, partials, x.Length);
+        return FinishSum(partials, result, blocks);
+    }
+
+    public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale)
+    {
+        Require(a.Length == b.Length && (grad == null || grad.Length == a.Length), $"mse: {a.ShapeString} vs {b.ShapeString}");
+        if (a.Length == 0) return 0f;
+        var (partials, result) = ReductionBuffers();
+        uint blocks = ReductionBlocks(a.Length);
+        Kernels.Launch(K.MsePartial, blocks, a, b, grad, partials, a.Length, (float)(2.0 * gradScale / a.Length));
+        return (float)(FinishSum(partials, result, blocks) / a.Length);
+    }
+
+    public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale)
+    {
+        int n = muLogvar.N, sample = muLogvar.SampleSize;
+        Require(sample % 2 == 0, $"kl: odd channel count in {muLogvar.ShapeString}");
+        Require(grad == null || grad.Length == muLogvar.Length, "kl: grad shape mismatch");
+        int half = sample / 2;
+        double norm = (double)n * half;
+        var (partials, result) = ReductionBuffers();
+        uint blocks = ReductionBlocks((long)n * half);
+        Kernels.Launch(K.KlPartial, blocks, muLogvar, grad, partials, n, half, (float)(gradScale / norm), (float)(0.5 * gradScale / norm));
+        return (float)(FinishSum(partials, result, blocks) / norm);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        try { Synchronize(); } catch (CudaException) { /* a failed stream still has to be torn down */ }
+        _disposed = true;
+        foreach (var f in _frequencies.Values) f.Dispose();
+        _frequencies.Clear();
+        _scratch.Dispose();
+        _memory.Dispose();
+        _plans.Dispose();
+        _cudnn.Dispose();
+        _cublas.Dispose();
+        _kernels.Dispose();
+        _stream.Dispose();
+        _context.Dispose();
+        if (_currentContext == _context.Value) _currentContext = 0;
+    }
+}
