@@ -101,6 +101,25 @@ Task("Bench")
         new DotNetRunSettings { Configuration = configuration, NoBuild = true });
 });
 
+// Self-contained linux-x64 build for GPU machines without .NET, plus the script that runs the GPU checks there.
+Task("PublishGpu")
+    .Description("artifacts/gpu/: self-contained catchup + run-gpu-checks.sh (selftest --device cuda, bench train-step/unet)")
+    .Does(() =>
+{
+    var output = MakeAbsolute(Directory("artifacts/gpu"));
+    CleanDirectory(output);
+    DotNetPublish("src/CatchUp.Managed/CatchUp.Managed.csproj", new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        Runtime = "linux-x64",
+        SelfContained = true,
+        OutputDirectory = output,
+    });
+    CopyFileToDirectory("bench/gpu/run-gpu-checks.sh", output);
+    StartProcess("chmod", $"+x {output}/run-gpu-checks.sh {output}/catchup");
+    Information($"GPU bundle in {output}: copy it to the GPU machine and run ./run-gpu-checks.sh");
+});
+
 Task("Golden")
     .Description("Regenerates tests/golden from the PyTorch reference (needs Debian's python3-torch).")
     .Does(() =>

@@ -14,6 +14,7 @@ public static class CliApp
             DistillCommand.Create(),
             VelocityCommand.Create(),
             BenchCommand.Create(),
+            SelftestCommand.Create(),
         };
         try
         {
