@@ -8,8 +8,8 @@ internal static unsafe partial class CuBlas
     static CuBlas() => NativeLibraries.EnsureRegistered();
 
     public const int OpN = 0, OpT = 1;
-    /// <summary>cublasMath_t: CUBLAS_PEDANTIC_MATH keeps full FP32 (no TF32); CUBLAS_TF32_TENSOR_OP_MATH allows TF32.</summary>
-    public const int PedanticMath = 2, Tf32TensorOpMath = 3;
+    /// <summary>cublasMath_t: CUBLAS_DEFAULT_MATH is plain FP32 (TF32 only when asked for); CUBLAS_TF32_TENSOR_OP_MATH allows TF32.</summary>
+    public const int DefaultMath = 0, Tf32TensorOpMath = 3;
 
     [LibraryImport(NativeLibraries.Cublas, EntryPoint = "cublasCreate_v2")] public static partial int cublasCreate(nint* handle);
     [LibraryImport(NativeLibraries.Cublas, EntryPoint = "cublasDestroy_v2")] public static partial int cublasDestroy(nint handle);

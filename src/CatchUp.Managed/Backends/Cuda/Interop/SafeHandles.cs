@@ -94,7 +94,7 @@ internal sealed unsafe class CublasHandle : CudaSafeHandle
         var handle = new CublasHandle();
         handle.Set(h);
         CuBlas.Check(CuBlas.cublasSetStream(h, stream), "cublasSetStream_v2");
-        CuBlas.Check(CuBlas.cublasSetMathMode(h, allowTf32 ? CuBlas.Tf32TensorOpMath : CuBlas.PedanticMath), "cublasSetMathMode");
+        CuBlas.Check(CuBlas.cublasSetMathMode(h, allowTf32 ? CuBlas.Tf32TensorOpMath : CuBlas.DefaultMath), "cublasSetMathMode");
         return handle;
     }
 
