@@ -20,7 +20,8 @@ Task("Data")
 });
 
 // CUDA kernels -> PTX (native/build-ptx.sh) with nvcc when present, else Debian's clang-14 (installed when missing and
-// apt can). No GPU needed. The PTX is committed and embedded; a test checks it matches the sources.
+// apt can), and -> a host library for the emulated backend tests (native/build-emulator.sh). No GPU needed. The PTX is
+// committed and embedded; a test checks it matches the sources.
 Task("Kernels")
     .Does(() =>
 {
@@ -35,6 +36,8 @@ Task("Kernels")
         if (install != 0 || !Has("clang-14")) throw new Exception("could not install clang-14 (needs apt and root); install nvcc or clang-14 to build the CUDA kernels");
     }
     if (StartProcess("native/build-ptx.sh") != 0) throw new Exception("native/build-ptx.sh failed");
+    // The same kernels compiled for the host (native/build/, not committed): the emulated CUDA-backend tests use it.
+    if (StartProcess("native/build-emulator.sh") != 0) throw new Exception("native/build-emulator.sh failed");
 });
 
 Task("Build")

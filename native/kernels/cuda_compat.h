@@ -2,7 +2,10 @@
 // (no CUDA SDK at all): everything below maps straight onto PTX instructions, so the PTX never calls libdevice.
 #pragma once
 
-#if !defined(__NVCC__)
+#if defined(CATCHUP_EMULATION)
+// Host build for the kernel-logic tests (native/emulation): blocks run on a pool of BLOCK host threads.
+#include "../emulation/emulate.h"
+#elif !defined(__NVCC__)
 #include <__clang_cuda_builtin_vars.h>
 #define __global__ __attribute__((global))
 #define __device__ __attribute__((device))
@@ -15,12 +18,18 @@
 
 typedef unsigned long long u64;
 
-// Threads per block of every 1-d launch; the C# side launches with the same value (CudaKernels.BlockSize).
+// Threads per block of every 1-d launch; the C# side launches with the same value (CudaKernels.BlockSize). Every
+// kernel strides by BLOCK or blockDim, so the host emulation may use a smaller power of two.
+#ifndef BLOCK
 #define BLOCK 256
+#endif
 
 DEV long long global_id() { return (long long)blockIdx.x * blockDim.x + threadIdx.x; }
 DEV long long grid_stride() { return (long long)gridDim.x * blockDim.x; }
 
+#if defined(CATCHUP_EMULATION)
+#include "../emulation/emulate_math.h"
+#else
 DEV float fma_f(float a, float b, float c) { float r; asm("fma.rn.f32 %0, %1, %2, %3;" : "=f"(r) : "f"(a), "f"(b), "f"(c)); return r; }
 DEV double fma_d(double a, double b, double c) { double r; asm("fma.rn.f64 %0, %1, %2, %3;" : "=d"(r) : "d"(a), "d"(b), "d"(c)); return r; }
 DEV float rint_f(float x) { float r; asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(x)); return r; }
@@ -29,6 +38,7 @@ DEV int float_to_int_rn(float x) { int r; asm("cvt.rni.s32.f32 %0, %1;" : "=r"(r
 DEV float bits_to_float(int b) { float r; asm("mov.b32 %0, %1;" : "=f"(r) : "r"(b)); return r; }
 DEV float sqrt_f(float x) { float r; asm("sqrt.rn.f32 %0, %1;" : "=f"(r) : "f"(x)); return r; }
 DEV double sqrt_d(double x) { double r; asm("sqrt.rn.f64 %0, %1;" : "=d"(r) : "d"(x)); return r; }
+#endif
 DEV float min_f(float a, float b) { return a < b ? a : b; }
 DEV float max_f(float a, float b) { return a > b ? a : b; }
 

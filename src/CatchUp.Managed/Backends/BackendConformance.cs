@@ -272,19 +272,24 @@ public static class BackendConformance
         new("cud-rk12-training-step", NetworkTolerance, s =>
         {
             var config = SongUNetConfig.TestTiny with { Dropout = 0.1, ExtraHeads = 0 };
-            var options = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1, Encoder = true };
+            // Without the noise encoder: it is a full MNIST-size network, too slow for the host-emulated runs of this
+            // check; its ops (reparameterize, KL) have their own checks.
+            var options = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1 };
             var net = s.Keep(new SongUNet(config, s.B));
             var ema = s.Keep(new SongUNet(config, s.B));
-            var encoder = s.Keep(new NoiseEncoder(config, s.B));
-            Randomize(net.Parameters, 21); Randomize(ema.Parameters, 21); Randomize(encoder.Network.Parameters, 22);
-            var objective = s.Keep(new FlowObjective(options, net, ema, encoder));
-            var trainable = net.Parameters.All.Concat(encoder.Network.Parameters.All).ToList();
-            var adam = s.Keep(new AdamOptimizer(s.B, trainable));
+            Randomize(net.Parameters, 21); Randomize(ema.Parameters, 21);
+            var objective = s.Keep(new FlowObjective(options, net, ema, null));
+            var trainable = net.Parameters.All.ToList();
+            // Adam's first step is lr * g / (|g| + eps): with the usual eps = 1e-8 it is the sign of g, which float
+            // rounding flips for the (near-)zero gradients. eps = 1e-3 keeps the update continuous in g; the gradients
+            // themselves are compared directly below.
+            var adam = s.Keep(new AdamOptimizer(s.B, trainable, epsilon: 1e-3f));
             var emaTracker = new EmaTracker(s.B, net.Parameters, ema.Parameters, 0.9f, 0);
             var x0 = s.Rand(1, 1f, 4, 2, 8, 8);
-            net.Parameters.ZeroGrad(); encoder.Network.Parameters.ZeroGrad();
+            net.Parameters.ZeroGrad();
             var terms = objective.Step(x0, 3, 10, 7);
             for (int i = 0; i < terms.Count; i++) s.Out("loss_" + terms.Names[i], terms[i]);
+            foreach (var p in trainable) s.Out("d" + p.Name, p.Grad);
             adam.Step(1e-3f);
             emaTracker.Update(1);
             foreach (var p in trainable) s.Out(p.Name, p.Value);

@@ -15,62 +15,32 @@ namespace CatchUp.Backends.Cuda;
 /// </summary>
 public sealed unsafe class CudaBackend : IBackend
 {
-    [ThreadStatic] private static nint _currentContext;
-
-    private readonly PrimaryContextHandle _context;
-    private readonly StreamHandle _stream;
-    private readonly KernelLibrary _kernels;
-    private readonly CublasHandle _cublas;
-    private readonly CudnnHandle _cudnn;
-    private readonly ConvolutionPlans _plans;
-    private readonly DeviceMemoryPool _memory = new();
+    private readonly DeviceRuntime _rt;
+    private readonly DeviceMemoryPool _memory;
     private readonly DeviceScratch _scratch;
-    private readonly Dictionary<int, DeviceMemoryHandle> _frequencies = new();
+    private readonly Dictionary<int, ulong> _frequencies = new();
     private bool _disposed;
 
     /// <summary>Opens device <paramref name="ordinal"/>; throws <see cref="CudaException"/> naming the failing call when
     /// there is no driver, no device, or the PTX does not load.</summary>
-    public CudaBackend(int ordinal = 0, bool allowTf32 = false)
+    public CudaBackend(int ordinal = 0, bool allowTf32 = false) : this(new DriverRuntime(ordinal, allowTf32), allowTf32) { }
+
+    internal CudaBackend(DeviceRuntime runtime, bool allowTf32 = false)
     {
-        if (!CudaProbe.TryFindDevice(ordinal, out var info, out string reason)) throw new CudaException($"no CUDA GPU: {reason}");
-        Device = info!;
+        _rt = runtime;
         AllowTf32 = allowTf32;
-        _context = PrimaryContextHandle.Retain(info!.Ordinal);
-        MakeCurrent();
-        _stream = StreamHandle.Create();
-        _kernels = new KernelLibrary(_stream.Value);
-        _cublas = CublasHandle.Create(_stream.Value, allowTf32);
-        _cudnn = CudnnHandle.Create(_stream.Value);
-        _plans = new ConvolutionPlans(_cudnn.Value, allowTf32);
-        _scratch = new DeviceScratch(Synchronize);
+        _memory = new DeviceMemoryPool(runtime);
+        _scratch = new DeviceScratch(runtime);
     }
 
-    public CudaDeviceInfo Device { get; }
     public bool AllowTf32 { get; }
-    public string Name => $"cuda ({Device.Name}, sm_{Device.ComputeMajor}{Device.ComputeMinor}{(AllowTf32 ? ", TF32" : "")})";
+    public string Name => $"cuda ({_rt.Description}{(AllowTf32 ? ", TF32" : "")})";
     public long BytesAllocated => _memory.BytesAllocated;
     public long AllocationCount => _memory.AllocationCount;
 
     /// <summary>Ignored: the GPU does not use host threads.</summary>
     public int Threads { get => 1; set { } }
 
-    private void MakeCurrent()
-    {
-        if (_currentContext == _context.Value) return;
-        CudaDriver.Check(CudaDriver.cuCtxSetCurrent(_context.Value), "cuCtxSetCurrent");
-        _currentContext = _context.Value;
-    }
-
-    private KernelLibrary Kernels
-    {
-        get
-        {
-            MakeCurrent();
-            return _kernels;
-        }
-    }
-
-    private nint Stream => _stream.Value;
     private static ulong P(Tensor t) => (ulong)t.Handle;
     private static ulong P(Tensor? t, long floatOffset) => t is null ? 0 : (ulong)t.Handle + (ulong)(floatOffset * sizeof(float));
 
@@ -82,16 +52,24 @@ public sealed unsafe class CudaBackend : IBackend
     private static void SameLength(Tensor a, Tensor b, string op) =>
         Require(a.Length == b.Length, $"{op}: length mismatch {a.ShapeString} vs {b.ShapeString}");
 
+    /// <summary>Launches over <paramref name="elements"/> work items with grid-stride loops (grid capped).</summary>
+    private void LaunchElements(KernelDeclaration kernel, long elements, params ReadOnlySpan<KernelArg> args)
+    {
+        long blocks = Math.Clamp((elements + CudaKernels.BlockSize - 1) / CudaKernels.BlockSize, 1, 65535);
+        _rt.Launch(kernel, (uint)blocks, args);
+    }
+
+    private void Launch(KernelDeclaration kernel, uint blocks, params ReadOnlySpan<KernelArg> args) => _rt.Launch(kernel, blocks, args);
+
     // ---------------------------------------------------------------- memory
 
     public Tensor Allocate(ReadOnlySpan<int> shape)
     {
-        MakeCurrent();
         long length = 1;
         foreach (int d in shape) length *= d;
         long bytes = DeviceMemoryPool.RoundedBytes(length);
         ulong p = _memory.Rent(bytes);
-        CudaDriver.Check(CudaDriver.cuMemsetD32Async(p, 0, (nuint)(bytes / sizeof(float)), Stream), "cuMemsetD32Async");
+        _rt.Memset32(p, 0, bytes / sizeof(float));
         return new Tensor(this, (nint)p, shape);
     }
 
@@ -104,112 +82,88 @@ public sealed unsafe class CudaBackend : IBackend
     public void Upload(ReadOnlySpan<float> source, Tensor destination)
     {
         Require(source.Length == destination.Length, $"upload of {source.Length} floats into tensor {destination.ShapeString}");
-        MakeCurrent();
-        fixed (float* s = source)
-            CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync(P(destination), s, (nuint)(source.Length * sizeof(float)), Stream), "cuMemcpyHtoDAsync_v2");
-        Synchronize();   // the source span may be reused as soon as we return
+        fixed (float* s = source) _rt.CopyToDevice(P(destination), s, (long)source.Length * sizeof(float));
     }
 
     public void Download(Tensor source, Span<float> destination)
     {
         Require(source.Length == destination.Length, $"download of tensor {source.ShapeString} into {destination.Length} floats");
-        MakeCurrent();
-        fixed (float* d = destination)
-            CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync(d, P(source), (nuint)(destination.Length * sizeof(float)), Stream), "cuMemcpyDtoHAsync_v2");
-        Synchronize();
+        fixed (float* d = destination) _rt.CopyToHost(d, P(source), (long)destination.Length * sizeof(float));
     }
 
-    public void Synchronize()
-    {
-        MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuStreamSynchronize(Stream), "cuStreamSynchronize");
-    }
+    public void Synchronize() => _rt.Synchronize();
 
     // ---------------------------------------------------------------- element-wise
 
-    public void Fill(Tensor y, float value)
-    {
-        MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuMemsetD32Async(P(y), BitConverter.SingleToUInt32Bits(value), (nuint)y.Length, Stream), "cuMemsetD32Async");
-    }
+    public void Fill(Tensor y, float value) => _rt.Memset32(P(y), BitConverter.SingleToUInt32Bits(value), y.Length);
 
     public void Copy(Tensor source, Tensor destination)
     {
         SameLength(source, destination, "copy");
         if (source.Handle == destination.Handle) return;
-        MakeCurrent();
-        CudaDriver.Check(CudaDriver.cuMemcpyDtoDAsync(P(destination), P(source), (nuint)(source.Length * sizeof(float)), Stream), "cuMemcpyDtoDAsync_v2");
+        _rt.CopyOnDevice(P(destination), P(source), (long)source.Length * sizeof(float));
     }
 
     public void Axpby(float a, Tensor x, float b, Tensor y)
     {
         SameLength(x, y, "axpby");
-        Kernels.LaunchElements(K.Axpby, y.Length, x, y, y.Length, a, b);
+        LaunchElements(K.Axpby, y.Length, x, y, y.Length, a, b);
     }
 
     public void AddScale(Tensor a, Tensor b, float scale, Tensor y)
     {
         SameLength(a, y, "add-scale"); SameLength(b, y, "add-scale");
-        Kernels.LaunchElements(K.AddScale, y.Length, a, b, y, y.Length, scale);
+        LaunchElements(K.AddScale, y.Length, a, b, y, y.Length, scale);
     }
 
     public void Silu(Tensor x, Tensor y)
     {
         SameLength(x, y, "silu");
-        Kernels.LaunchElements(K.Silu, y.Length, x, y, y.Length);
+        LaunchElements(K.Silu, y.Length, x, y, y.Length);
     }
 
     public void SiluBackward(Tensor x, Tensor dy, Tensor dx)
     {
         SameLength(x, dy, "silu backward"); SameLength(x, dx, "silu backward");
-        Kernels.LaunchElements(K.SiluBackward, x.Length, x, dy, dx, x.Length);
+        LaunchElements(K.SiluBackward, x.Length, x, dy, dx, x.Length);
     }
 
     // ---------------------------------------------------------------- convolution (cuDNN)
 
-    private ConvolutionPlan Plan(Tensor x, Tensor w, Tensor y)
+    private static ConvShape Shape(Tensor x, Tensor w, Tensor y)
     {
         int k = w.Rank == 4 ? w.Dim(2) : 0;
         Require(x.Rank == 4 && w.Rank == 4 && (k == 1 || k == 3) && w.Dim(3) == k && w.Dim(1) == x.C
             && y.Rank == 4 && y.N == x.N && y.C == w.Dim(0) && y.H == x.H && y.W == x.W,
             $"conv2d: x {x.ShapeString}, w {w.ShapeString}, y {y.ShapeString}");
-        MakeCurrent();
-        return _plans.Get(x.N, x.C, x.H, x.W, w.Dim(0), k);
+        return new ConvShape(x.N, x.C, x.H, x.W, w.Dim(0), k);
     }
 
     public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
-        var plan = Plan(x, w, y);
-        float one = 1f, zero = 0f;
-        ulong ws = _scratch.Get(ScratchSlot.ConvWorkspace, plan.ForwardWorkspace);
-        CuDnn.Check(CuDnn.cudnnConvolutionForward(_cudnn.Value, &one, plan.X.Value, P(x), plan.W.Value, P(w), plan.Conv.Value, plan.ForwardAlgo,
-            ws, (nuint)plan.ForwardWorkspace, &zero, plan.Y.Value, P(y)), "cudnnConvolutionForward");
+        var shape = Shape(x, w, y);
+        _rt.ConvForward(shape, P(x), P(w), P(y));
         if (bias != null)
         {
             Require(bias.Length == y.C, $"conv2d: bias {bias.ShapeString} for {y.C} channels");
-            Kernels.LaunchElements(K.AddChannelBias, y.Length, y, bias, y.N, y.C, y.H * y.W);
+            LaunchElements(K.AddChannelBias, y.Length, y, bias, y.N, y.C, y.H * y.W);
         }
     }
 
     public void Conv2dBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
     {
-        var plan = Plan(x, w, dy);
+        var shape = Shape(x, w, dy);
         SameLength(w, dw, "conv2d backward");
-        float one = 1f, zero = 0f;
         if (dx != null)
         {
             SameLength(x, dx, "conv2d backward");
-            ulong ws = _scratch.Get(ScratchSlot.ConvWorkspace, plan.BackwardDataWorkspace);
-            CuDnn.Check(CuDnn.cudnnConvolutionBackwardData(_cudnn.Value, &one, plan.W.Value, P(w), plan.Y.Value, P(dy), plan.Conv.Value,
-                plan.BackwardDataAlgo, ws, (nuint)plan.BackwardDataWorkspace, &zero, plan.X.Value, P(dx)), "cudnnConvolutionBackwardData");
+            _rt.ConvBackwardData(shape, P(w), P(dy), P(dx));
         }
-        ulong fws = _scratch.Get(ScratchSlot.ConvWorkspace, plan.BackwardFilterWorkspace);
-        CuDnn.Check(CuDnn.cudnnConvolutionBackwardFilter(_cudnn.Value, &one, plan.X.Value, P(x), plan.Y.Value, P(dy), plan.Conv.Value,
-            plan.BackwardFilterAlgo, fws, (nuint)plan.BackwardFilterWorkspace, &one, plan.W.Value, P(dw)), "cudnnConvolutionBackwardFilter");
+        _rt.ConvBackwardFilter(shape, P(x), P(dy), P(dw));
         if (dbias != null)
         {
             Require(dbias.Length == dy.C, $"conv2d backward: dbias {dbias.ShapeString} for {dy.C} channels");
-            Kernels.Launch(K.ChannelSumAccumulate, (uint)dy.C, dy, dbias, dy.N, dy.C, dy.H * dy.W);
+            Launch(K.ChannelSumAccumulate, (uint)dy.C, dy, dbias, dy.N, dy.C, dy.H * dy.W);
         }
     }
 
@@ -222,13 +176,13 @@ public sealed unsafe class CudaBackend : IBackend
     private void Reduce(Tensor big, Tensor small, float scale)
     {
         CheckResample(big, small);
-        Kernels.LaunchElements(K.ResampleReduce, small.Length, big, small, small.N * small.C, small.H, small.W, scale);
+        LaunchElements(K.ResampleReduce, small.Length, big, small, small.N * small.C, small.H, small.W, scale);
     }
 
     private void Expand(Tensor small, Tensor big, float scale)
     {
         CheckResample(big, small);
-        Kernels.LaunchElements(K.ResampleExpand, big.Length, small, big, small.N * small.C, small.H, small.W, scale);
+        LaunchElements(K.ResampleExpand, big.Length, small, big, small.N * small.C, small.H, small.W, scale);
     }
 
     public void AvgPool2x(Tensor x, Tensor y) => Reduce(x, y, 0.25f);
@@ -254,7 +208,7 @@ public sealed unsafe class CudaBackend : IBackend
         CheckGroupNorm(x, shift, gamma, beta, groups, mean, rstd);
         SameLength(x, y, "GroupNorm");
         float dropScale = dropout.Active ? 1f / (1f - dropout.P) : 1f;
-        Kernels.Launch(K.GroupNormForward, (uint)(x.N * groups), x, shift, gamma, beta, y, mean, rstd, x.C, groups, x.SampleSize / x.C, eps,
+        Launch(K.GroupNormForward, (uint)(x.N * groups), x, shift, gamma, beta, y, mean, rstd, x.C, groups, x.SampleSize / x.C, eps,
             silu, dropout.Active, KernelArg.U64(dropout.Seed), SimdMath.DropThreshold(dropout.P), dropScale);
     }
 
@@ -264,32 +218,24 @@ public sealed unsafe class CudaBackend : IBackend
         CheckGroupNorm(x, shift, gamma, beta, groups, mean, rstd);
         SameLength(x, dy, "GroupNorm backward"); SameLength(x, dx, "GroupNorm backward");
         int n = x.N, c = x.C;
-        var kernels = Kernels;
         ulong part = _scratch.Get(ScratchSlot.GroupNormPartials, 2L * n * c * sizeof(float));
         var partGamma = KernelArg.Pointer(part);
         var partBeta = KernelArg.Pointer(part + (ulong)((long)n * c * sizeof(float)));
         float dropScale = dropout.Active ? 1f / (1f - dropout.P) : 1f;
-        kernels.Launch(K.GroupNormBackward, (uint)(n * groups), x, shift, gamma, beta, mean, rstd, dy, dx, dshift, partGamma, partBeta,
+        Launch(K.GroupNormBackward, (uint)(n * groups), x, shift, gamma, beta, mean, rstd, dy, dx, dshift, partGamma, partBeta,
             c, groups, x.SampleSize / c, silu, dropout.Active, KernelArg.U64(dropout.Seed), SimdMath.DropThreshold(dropout.P), dropScale);
-        kernels.LaunchElements(K.SumRowsAccumulate, c, partGamma, dgamma, n, c);
-        kernels.LaunchElements(K.SumRowsAccumulate, c, partBeta, dbeta, n, c);
+        LaunchElements(K.SumRowsAccumulate, c, partGamma, dgamma, n, c);
+        LaunchElements(K.SumRowsAccumulate, c, partBeta, dbeta, n, c);
     }
 
     // ---------------------------------------------------------------- dense (cuBLAS, column-major views of row-major data)
 
-    private void Gemm(int opA, int opB, int m, int n, int k, float alpha, ulong a, int lda, ulong b, int ldb, float beta, ulong c, int ldc)
-    {
-        MakeCurrent();
-        CuBlas.Check(CuBlas.cublasSgemm(_cublas.Value, opA, opB, m, n, k, &alpha, a, lda, b, ldb, &beta, c, ldc), "cublasSgemm_v2");
-    }
+    private void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ulong a, int lda, ulong b, int ldb, float beta, ulong c, int ldc)
+        => _rt.Gemm(transA, transB, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
 
-    private void GemmBatched(int opA, int opB, int m, int n, int k, float alpha, ulong a, int lda, long strideA, ulong b, int ldb, long strideB,
+    private void GemmBatched(bool transA, bool transB, int m, int n, int k, float alpha, ulong a, int lda, long strideA, ulong b, int ldb, long strideB,
         float beta, ulong c, int ldc, long strideC, int batch)
-    {
-        MakeCurrent();
-        CuBlas.Check(CuBlas.cublasSgemmStridedBatched(_cublas.Value, opA, opB, m, n, k, &alpha, a, lda, strideA, b, ldb, strideB, &beta, c, ldc, strideC, batch),
-            "cublasSgemmStridedBatched");
-    }
+        => _rt.Gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
 
     private static void CheckLinear(Tensor x, Tensor w, int outFeatures, int n) =>
         Require(w.Rank == 2 && x.SampleSize == w.Dim(1) && w.Dim(0) == outFeatures && x.N == n,
@@ -300,36 +246,33 @@ public sealed unsafe class CudaBackend : IBackend
         CheckLinear(x, w, y.SampleSize, y.N);
         int n = x.N, inF = w.Dim(1), outF = w.Dim(0);
         // y^T [out, N] = W x^T: W row-major [out, in] is the column-major [in, out] matrix, used transposed.
-        Gemm(CuBlas.OpT, CuBlas.OpN, outF, n, inF, 1f, P(w), inF, P(x), inF, 0f, P(y), outF);
-        if (bias != null) Kernels.LaunchElements(K.AddRowBias, y.Length, y, bias, n, outF);
+        Gemm(true, false, outF, n, inF, 1f, P(w), inF, P(x), inF, 0f, P(y), outF);
+        if (bias != null) LaunchElements(K.AddRowBias, y.Length, y, bias, n, outF);
     }
 
     public void LinearBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
     {
         CheckLinear(x, w, dy.SampleSize, dy.N);
         int n = x.N, inF = w.Dim(1), outF = w.Dim(0);
-        if (dx != null) Gemm(CuBlas.OpN, CuBlas.OpN, inF, n, outF, 1f, P(w), inF, P(dy), outF, 0f, P(dx), inF);   // dx^T = W^T dy^T
-        Gemm(CuBlas.OpN, CuBlas.OpT, inF, outF, n, 1f, P(x), inF, P(dy), outF, 1f, P(dw), inF);                   // dW^T += x^T dy
-        if (dbias != null) Kernels.LaunchElements(K.SumRowsAccumulate, outF, dy, dbias, n, outF);
+        if (dx != null) Gemm(false, false, inF, n, outF, 1f, P(w), inF, P(dy), outF, 0f, P(dx), inF);   // dx^T = W^T dy^T
+        Gemm(false, true, inF, outF, n, 1f, P(x), inF, P(dy), outF, 1f, P(dw), inF);                   // dW^T += x^T dy
+        if (dbias != null) LaunchElements(K.SumRowsAccumulate, outF, dy, dbias, n, outF);
     }
 
     public void PositionalEmbedding(Tensor t, Tensor y)
     {
         int n = t.Length, channels = y.SampleSize, half = channels / 2;
         Require(y.N == n && channels % 2 == 0, $"positional embedding: t {t.ShapeString}, y {y.ShapeString}");
-        MakeCurrent();
-        if (!_frequencies.TryGetValue(half, out var freqs))
+        if (!_frequencies.TryGetValue(half, out ulong freqs))
         {
             // The same doubles the CPU backend computes.
             var host = new double[half];
             for (int i = 0; i < half; i++) host[i] = half > 1 ? Math.Pow(1.0 / 10000.0, (double)i / (half - 1)) : 1.0;
-            freqs = DeviceMemoryHandle.Allocate(Math.Max(8, half * sizeof(double)));
-            fixed (double* h = host)
-                CudaDriver.Check(CudaDriver.cuMemcpyHtoDAsync(freqs.Pointer, h, (nuint)(half * sizeof(double)), Stream), "cuMemcpyHtoDAsync_v2");
-            Synchronize();
+            freqs = _rt.Allocate(Math.Max(8, half * sizeof(double)));
+            fixed (double* h = host) _rt.CopyToDevice(freqs, h, half * sizeof(double));
             _frequencies[half] = freqs;
         }
-        Kernels.LaunchElements(K.PositionalEmbedding, (long)n * half, t, KernelArg.Pointer(freqs.Pointer), y, n, half);
+        LaunchElements(K.PositionalEmbedding, (long)n * half, t, KernelArg.Pointer(freqs), y, n, half);
     }
 
     // ---------------------------------------------------------------- attention
@@ -346,9 +289,9 @@ public sealed unsafe class CudaBackend : IBackend
         Require(probs == null || probs.Length == n * pp, "attention: probs must be [N, P, P]");
         ulong s = probs != null ? P(probs) : _scratch.Get(ScratchSlot.AttentionScores, n * pp * sizeof(float));
         float scale = 1f / MathF.Sqrt(c);
-        GemmBatched(CuBlas.OpN, CuBlas.OpT, p, p, c, scale, P(qkv, p), ld, sample, P(qkv), ld, sample, 0f, s, p, pp, n);
-        Kernels.Launch(K.SoftmaxRows, (uint)(n * p), KernelArg.Pointer(s), n * p, p);
-        GemmBatched(CuBlas.OpT, CuBlas.OpN, p, c, p, 1f, s, p, pp, P(qkv, 2 * p), ld, sample, 0f, P(y), p, (long)c * p, n);
+        GemmBatched(false, true, p, p, c, scale, P(qkv, p), ld, sample, P(qkv), ld, sample, 0f, s, p, pp, n);
+        Launch(K.SoftmaxRows, (uint)(n * p), KernelArg.Pointer(s), n * p, p);
+        GemmBatched(true, false, p, c, p, 1f, s, p, pp, P(qkv, 2 * p), ld, sample, 0f, P(y), p, (long)c * p, n);
     }
 
     public void AttentionBackward(Tensor qkv, Tensor probs, Tensor dy, Tensor dqkv)
@@ -360,11 +303,11 @@ public sealed unsafe class CudaBackend : IBackend
         Require(probs.Length == n * pp, "attention: probs must be [N, P, P]");
         ulong g = _scratch.Get(ScratchSlot.AttentionGrad, n * pp * sizeof(float));
         float scale = 1f / MathF.Sqrt(c);
-        GemmBatched(CuBlas.OpN, CuBlas.OpN, p, c, p, 1f, P(probs), p, pp, P(dy), p, cp, 0f, P(dqkv, 2 * p), ld, sample, n);   // dV = dY W
-        GemmBatched(CuBlas.OpN, CuBlas.OpT, p, p, c, 1f, P(qkv, 2 * p), ld, sample, P(dy), p, cp, 0f, g, p, pp, n);          // dW = dY^T V
-        Kernels.Launch(K.SoftmaxBackwardRows, (uint)(n * p), probs, KernelArg.Pointer(g), n * p, p);                         // dS
-        GemmBatched(CuBlas.OpN, CuBlas.OpN, p, c, p, scale, g, p, pp, P(qkv), ld, sample, 0f, P(dqkv, p), ld, sample, n);     // dK = Q dS
-        GemmBatched(CuBlas.OpT, CuBlas.OpN, p, c, p, scale, g, p, pp, P(qkv, p), ld, sample, 0f, P(dqkv), ld, sample, n);     // dQ = K dS^T
+        GemmBatched(false, false, p, c, p, 1f, P(probs), p, pp, P(dy), p, cp, 0f, P(dqkv, 2 * p), ld, sample, n);   // dV = dY W
+        GemmBatched(false, true, p, p, c, 1f, P(qkv, 2 * p), ld, sample, P(dy), p, cp, 0f, g, p, pp, n);          // dW = dY^T V
+        Launch(K.SoftmaxBackwardRows, (uint)(n * p), probs, KernelArg.Pointer(g), n * p, p);                         // dS
+        GemmBatched(false, false, p, c, p, scale, g, p, pp, P(qkv), ld, sample, 0f, P(dqkv, p), ld, sample, n);     // dK = Q dS
+        GemmBatched(true, false, p, c, p, scale, g, p, pp, P(qkv, p), ld, sample, 0f, P(dqkv), ld, sample, n);     // dQ = K dS^T
     }
 
     // ---------------------------------------------------------------- dynamic-skip concat
@@ -378,13 +321,13 @@ public sealed unsafe class CudaBackend : IBackend
     public void ConcatScaled(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y)
     {
         CheckConcat(a, b, scaleA, scaleB, y);
-        Kernels.LaunchElements(K.ConcatScaled, y.Length, a, b, scaleA, scaleB, y, y.N, a.SampleSize, b.SampleSize);
+        LaunchElements(K.ConcatScaled, y.Length, a, b, scaleA, scaleB, y, y.N, a.SampleSize, b.SampleSize);
     }
 
     public void ConcatScaledBackward(Tensor dy, Tensor? scaleA, Tensor? scaleB, Tensor da, Tensor db)
     {
         CheckConcat(da, db, scaleA, scaleB, dy);
-        Kernels.LaunchElements(K.ConcatScaledBackward, dy.Length, dy, scaleA, scaleB, da, db, dy.N, da.SampleSize, db.SampleSize);
+        LaunchElements(K.ConcatScaledBackward, dy.Length, dy, scaleA, scaleB, da, db, dy.N, da.SampleSize, db.SampleSize);
     }
 
     // ---------------------------------------------------------------- per-sample arithmetic
@@ -393,28 +336,28 @@ public sealed unsafe class CudaBackend : IBackend
     {
         SameLength(x, y, "scale-add per sample");
         Require((a == null || a.Length == x.N) && (b == null || b.Length == x.N), $"per-sample scales must have {x.N} entries");
-        Kernels.LaunchElements(K.ScaleAddPerSample, y.Length, x, a, y, b, x.N, x.SampleSize, ca, cb);
+        LaunchElements(K.ScaleAddPerSample, y.Length, x, a, y, b, x.N, x.SampleSize, ca, cb);
     }
 
     public void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y)
     {
         Require(ifTrue.Length == y.Length && ifFalse.Length == y.Length, "select operands differ in shape");
         Require(mask.Length == y.N, $"mask has {mask.Length} entries for a batch of {y.N}");
-        Kernels.LaunchElements(K.SelectPerSample, y.Length, mask, ifTrue, ifFalse, y, y.N, y.SampleSize);
+        LaunchElements(K.SelectPerSample, y.Length, mask, ifTrue, ifFalse, y, y.N, y.SampleSize);
     }
 
     public void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1)
     {
         Require(muLogvar.C == 2 * x1.C && noise.Length == x1.Length && muLogvar.Length == 2 * x1.Length,
             $"reparameterize: {muLogvar.ShapeString} -> {x1.ShapeString}");
-        Kernels.LaunchElements(K.Reparameterize, x1.Length, muLogvar, noise, x1, x1.N, x1.SampleSize);
+        LaunchElements(K.Reparameterize, x1.Length, muLogvar, noise, x1, x1.N, x1.SampleSize);
     }
 
     public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar)
     {
         Require(muLogvar.Length == 2 * dx1.Length && dMuLogvar.Length == muLogvar.Length && noise.Length == dx1.Length,
             $"reparameterize backward: {muLogvar.ShapeString} / {dx1.ShapeString}");
-        Kernels.LaunchElements(K.ReparameterizeBackward, dx1.Length, muLogvar, noise, dx1, dMuLogvar, dx1.N, dx1.SampleSize);
+        LaunchElements(K.ReparameterizeBackward, dx1.Length, muLogvar, noise, dx1, dMuLogvar, dx1.N, dx1.SampleSize);
     }
 
     public void CatchUpPoint(Tensor z, Tensor k1, Tensor? k2, Tensor? k3, Tensor t, Tensor dt, CatchUpStep step, Tensor y, Tensor time)
@@ -425,7 +368,7 @@ public sealed unsafe class CudaBackend : IBackend
         Require(t.Length == n && dt.Length == n && time.Length == n, $"catch-up point: t, dt and time must have {n} entries");
         Require(y.Handle != z.Handle && y.Handle != k1.Handle && y.Handle != k2?.Handle && y.Handle != k3?.Handle,
             "catch-up point: y must not alias z or the k's");
-        Kernels.LaunchElements(K.CatchUpPoint, Math.Max(z.Length, n), z, k1, k2, k3, t, dt, y, time, n, z.SampleSize,
+        LaunchElements(K.CatchUpPoint, Math.Max(z.Length, n), z, k1, k2, k3, t, dt, y, time, n, z.SampleSize,
             step.C1, step.C2, step.C3, step.TimeShift, step.ClampTime, step.Epsilon);
     }
 
@@ -437,14 +380,14 @@ public sealed unsafe class CudaBackend : IBackend
             $"Adam state shapes differ from the parameter {param.ShapeString}");
         if (spec.Step < 1) throw new ArgumentOutOfRangeException(nameof(spec), "Adam step counts from 1");
         float bc1 = (float)(1 - Math.Pow(spec.Beta1, spec.Step)), bc2 = (float)(1 - Math.Pow(spec.Beta2, spec.Step));
-        Kernels.LaunchElements(K.Adam, param.Length, param, grad, m, v, param.Length, spec.LearningRate, spec.Beta1, spec.Beta2, spec.Epsilon,
+        LaunchElements(K.Adam, param.Length, param, grad, m, v, param.Length, spec.LearningRate, spec.Beta1, spec.Beta2, spec.Epsilon,
             spec.WeightDecay, bc1, bc2, spec.Decoupled);
     }
 
     public void EmaUpdate(Tensor ema, Tensor param, float decay)
     {
         SameLength(ema, param, "EMA");
-        Kernels.LaunchElements(K.Ema, param.Length, ema, param, param.Length, 1f - decay);
+        LaunchElements(K.Ema, param.Length, ema, param, param.Length, 1f - decay);
     }
 
     // ---------------------------------------------------------------- reductions to one host scalar
@@ -458,10 +401,9 @@ public sealed unsafe class CudaBackend : IBackend
     /// <summary>Adds the first-stage partials on the device and copies the one double back.</summary>
     private double FinishSum(KernelArg partials, KernelArg result, uint blocks)
     {
-        Kernels.Launch(K.FinishSum, 1, partials, result, (int)blocks);
+        Launch(K.FinishSum, 1, partials, result, (int)blocks);
         double value;
-        CudaDriver.Check(CudaDriver.cuMemcpyDtoHAsync(&value, result.Bits, sizeof(double), Stream), "cuMemcpyDtoHAsync_v2");
-        Synchronize();
+        _rt.CopyToHost(&value, result.Bits, sizeof(double));
         return value;
     }
 
@@ -469,7 +411,7 @@ public sealed unsafe class CudaBackend : IBackend
     {
         var (partials, result) = ReductionBuffers();
         uint blocks = ReductionBlocks(x.Length);
-        Kernels.Launch(K.SumSquaresPartial, blocks, x, partials, x.Length);
+        Launch(K.SumSquaresPartial, blocks, x, partials, x.Length);
         return FinishSum(partials, result, blocks);
     }
 
@@ -479,7 +421,7 @@ public sealed unsafe class CudaBackend : IBackend
         if (a.Length == 0) return 0f;
         var (partials, result) = ReductionBuffers();
         uint blocks = ReductionBlocks(a.Length);
-        Kernels.Launch(K.MsePartial, blocks, a, b, grad, partials, a.Length, (float)(2.0 * gradScale / a.Length));
+        Launch(K.MsePartial, blocks, a, b, grad, partials, a.Length, (float)(2.0 * gradScale / a.Length));
         return (float)(FinishSum(partials, result, blocks) / a.Length);
     }
 
@@ -492,25 +434,18 @@ public sealed unsafe class CudaBackend : IBackend
         double norm = (double)n * half;
         var (partials, result) = ReductionBuffers();
         uint blocks = ReductionBlocks((long)n * half);
-        Kernels.Launch(K.KlPartial, blocks, muLogvar, grad, partials, n, half, (float)(gradScale / norm), (float)(0.5 * gradScale / norm));
+        Launch(K.KlPartial, blocks, muLogvar, grad, partials, n, half, (float)(gradScale / norm), (float)(0.5 * gradScale / norm));
         return (float)(FinishSum(partials, result, blocks) / norm);
     }
 
     public void Dispose()
     {
         if (_disposed) return;
-        try { Synchronize(); } catch (CudaException) { /* a failed stream still has to be torn down */ }
         _disposed = true;
-        foreach (var f in _frequencies.Values) f.Dispose();
+        foreach (var f in _frequencies.Values) _rt.Release(f);
         _frequencies.Clear();
         _scratch.Dispose();
         _memory.Dispose();
-        _plans.Dispose();
-        _cudnn.Dispose();
-        _cublas.Dispose();
-        _kernels.Dispose();
-        _stream.Dispose();
-        _context.Dispose();
-        if (_currentContext == _context.Value) _currentContext = 0;
+        _rt.Dispose();
     }
 }

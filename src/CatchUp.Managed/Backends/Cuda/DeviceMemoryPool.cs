@@ -1,15 +1,13 @@
-using CatchUp.Backends.Cuda.Interop;
-
 namespace CatchUp.Backends.Cuda;
 
 /// <summary>
-/// Device allocations recycled by size (256-byte granules), so a steady-state training step calls cuMemAlloc
-/// never. Blocks stay owned by the pool (as SafeHandles) until it is disposed.
+/// Device allocations recycled by size (256-byte granules), so a steady-state training step allocates nothing on the
+/// device. Blocks stay allocated until the pool is disposed.
 /// </summary>
-internal sealed class DeviceMemoryPool : IDisposable
+internal sealed class DeviceMemoryPool(DeviceRuntime runtime) : IDisposable
 {
     private readonly Dictionary<long, Stack<ulong>> _free = new();
-    private readonly Dictionary<ulong, DeviceMemoryHandle> _owned = new();
+    private readonly List<ulong> _owned = new();
 
     public long BytesAllocated { get; private set; }
     public long AllocationCount { get; private set; }
@@ -19,11 +17,11 @@ internal sealed class DeviceMemoryPool : IDisposable
     public ulong Rent(long bytes)
     {
         if (_free.TryGetValue(bytes, out var stack) && stack.Count > 0) return stack.Pop();
-        var block = DeviceMemoryHandle.Allocate(bytes);
-        _owned[block.Pointer] = block;
+        ulong p = runtime.Allocate(bytes);
+        _owned.Add(p);
         BytesAllocated += bytes;
         AllocationCount++;
-        return block.Pointer;
+        return p;
     }
 
     public void Return(ulong pointer, long bytes)
@@ -34,39 +32,37 @@ internal sealed class DeviceMemoryPool : IDisposable
 
     public void Dispose()
     {
-        foreach (var block in _owned.Values) block.Dispose();
+        foreach (var p in _owned) runtime.Release(p);
         _owned.Clear();
         _free.Clear();
     }
 }
 
-/// <summary>Grow-only device buffers owned by the backend, one per use (cuDNN workspace, attention scores, partial sums).</summary>
-internal sealed class DeviceScratch : IDisposable
+/// <summary>Grow-only device buffers owned by the backend, one per use (attention scores, partial sums).</summary>
+internal sealed class DeviceScratch(DeviceRuntime runtime) : IDisposable
 {
-    private readonly Dictionary<ScratchSlot, DeviceMemoryHandle> _buffers = new();
-    private readonly Action _synchronize;
-
-    public DeviceScratch(Action synchronize) => _synchronize = synchronize;
+    private readonly Dictionary<ScratchSlot, (ulong Pointer, long Bytes)> _buffers = new();
 
     public ulong Get(ScratchSlot slot, long bytes)
     {
         bytes = Math.Max(bytes, 256);
         if (_buffers.TryGetValue(slot, out var b) && b.Bytes >= bytes) return b.Pointer;
-        if (b != null)
+        if (b.Pointer != 0)
         {
-            _synchronize();   // queued work may still read the old buffer
-            b.Dispose();
+            runtime.Synchronize();   // queued work may still read the old buffer
+            runtime.Release(b.Pointer);
         }
-        var grown = DeviceMemoryHandle.Allocate(bytes + bytes / 4);
-        _buffers[slot] = grown;
-        return grown.Pointer;
+        long grown = bytes + bytes / 4;
+        var p = runtime.Allocate(grown);
+        _buffers[slot] = (p, grown);
+        return p;
     }
 
     public void Dispose()
     {
-        foreach (var b in _buffers.Values) b.Dispose();
+        foreach (var b in _buffers.Values) runtime.Release(b.Pointer);
         _buffers.Clear();
     }
 }
 
-internal enum ScratchSlot { ConvWorkspace, AttentionScores, AttentionGrad, GroupNormPartials, ReductionPartials, ReductionResult }
+internal enum ScratchSlot { AttentionScores, AttentionGrad, GroupNormPartials, ReductionPartials, ReductionResult }

@@ -3,9 +3,9 @@ using CatchUp.Backends.Cuda.Interop;
 namespace CatchUp.Backends.Cuda;
 
 /// <summary>
-/// The embedded PTX modules loaded into the current context, and the only way the backend launches a kernel: by its
-/// <see cref="KernelDeclaration"/>, with arguments checked against the declared parameter kinds. The declarations are
-/// verified against the PTX entries when the library loads, so a stale PTX fails here with a clear message.
+/// The embedded PTX modules loaded into the current context, and the only place a kernel is launched on the GPU: by
+/// its <see cref="KernelDeclaration"/>. The declarations are verified against the PTX entries when the library loads,
+/// so a stale PTX fails here with a clear message.
 /// </summary>
 internal sealed unsafe class KernelLibrary : IDisposable
 {
@@ -42,29 +42,19 @@ internal sealed unsafe class KernelLibrary : IDisposable
         }
     }
 
-    /// <summary>Launches over <paramref name="elements"/> work items with grid-stride loops (grid capped).</summary>
-    public void LaunchElements(KernelDeclaration kernel, long elements, params ReadOnlySpan<KernelArg> args)
-    {
-        long blocks = Math.Clamp((elements + CudaKernels.BlockSize - 1) / CudaKernels.BlockSize, 1, 65535);
-        Launch(kernel, (uint)blocks, args);
-    }
-
-    /// <summary>Launches <paramref name="blocks"/> blocks of <see cref="CudaKernels.BlockSize"/> threads.</summary>
-    public void Launch(KernelDeclaration kernel, uint blocks, params ReadOnlySpan<KernelArg> args)
+    /// <summary>Launches <paramref name="blocks"/> blocks of <see cref="CudaKernels.BlockSize"/> threads (arguments
+    /// already checked by <see cref="DeviceRuntime.CheckArguments"/>).</summary>
+    public void Launch(KernelDeclaration kernel, uint blocks, ReadOnlySpan<KernelArg> args)
     {
         if (!_functions.TryGetValue(kernel, out var function)) throw new InvalidOperationException($"{kernel.Name} is not a declared kernel");
-        var kinds = kernel.Params;
-        if (args.Length != kinds.Length) throw new ArgumentException($"{kernel}: {args.Length} arguments passed");
+        if (blocks == 0) return;
         ulong* values = stackalloc ulong[args.Length];
         void** pointers = stackalloc void*[args.Length];
         for (int i = 0; i < args.Length; i++)
         {
-            bool compatible = args[i].Kind == kinds[i] || (kinds[i] == KernelParamKind.U64 && args[i].Kind == KernelParamKind.Ptr);
-            if (!compatible) throw new ArgumentException($"{kernel}: argument {i} is {args[i].Kind}");
             values[i] = args[i].Bits;
             pointers[i] = values + i;
         }
-        if (blocks == 0) return;
         CudaDriver.Check(CudaDriver.cuLaunchKernel(function, blocks, 1, 1, CudaKernels.BlockSize, 1, 1, 0, _stream, pointers, null),
             $"cuLaunchKernel({kernel.Name})");
     }
