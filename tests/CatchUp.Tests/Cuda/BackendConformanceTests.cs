@@ -76,10 +76,9 @@ public sealed class BackendConformanceTests
         }
     }
 
-    [Fact]
+    [NoGpuFact]
     public void ExplicitCudaWithoutAGpuIsAClearError()
     {
-        if (CudaProbe.TryFindDevice(0, out _, out _)) return;   // covered by the GPU tests on a GPU machine
         var e = Assert.Throws<CudaException>(() => BackendFactory.Create("cuda", 1, TextWriter.Null));
         Assert.StartsWith("--device cuda: no CUDA GPU", e.Message);
         Assert.Throws<CudaException>(() => new CudaBackend());

@@ -23,3 +23,12 @@ public sealed class GpuTheoryAttribute : TheoryAttribute
 {
     public GpuTheoryAttribute() => Skip = GpuAvailability.SkipReason;
 }
+
+/// <summary>A fact about the no-GPU path (clear errors, CPU fallback): skipped where a GPU is present.</summary>
+public sealed class NoGpuFactAttribute : FactAttribute
+{
+    public NoGpuFactAttribute()
+    {
+        if (GpuAvailability.SkipReason is null) Skip = "a CUDA GPU is present; this checks the behaviour without one";
+    }
+}
