@@ -47,6 +47,33 @@ public sealed class EmulatedCudaBackendTests
     }
 
     [EmulatorFact]
+    public void SteadyStateOpsAllocateNoManagedMemory()
+    {
+        using var gpu = new CudaBackend(new EmulatedRuntime());
+        using var x = gpu.FromArray(Enumerable.Range(0, 2 * 8 * 4 * 4).Select(i => i * 0.01f).ToArray(), 2, 8, 4, 4);
+        using var y = gpu.Allocate([2, 8, 4, 4]); using var dx = gpu.Allocate([2, 8, 4, 4]);
+        using var gamma = gpu.Allocate([8]); using var beta = gpu.Allocate([8]); using var mean = gpu.Allocate([2, 2]); using var rstd = gpu.Allocate([2, 2]);
+        using var dgamma = gpu.Allocate([8]); using var dbeta = gpu.Allocate([8]);
+        using var w = gpu.Allocate([8, 8, 3, 3]); using var dw = gpu.Allocate([8, 8, 3, 3]);
+        using var t = gpu.Allocate([2]); using var time = gpu.Allocate([2]);
+        void Step()
+        {
+            gpu.GroupNormForward(x, null, gamma, beta, 2, 1e-5f, true, new DropoutSpec(0.2f, 5), y, mean, rstd);
+            gpu.GroupNormBackward(x, null, gamma, beta, 2, true, new DropoutSpec(0.2f, 5), mean, rstd, y, dx, null, dgamma, dbeta);
+            gpu.Conv2dForward(x, w, gamma, y);
+            gpu.Conv2dBackward(x, w, y, dx, dw, dgamma);
+            gpu.CatchUpPoint(x, y, null, null, t, t, new CatchUpStep(1, 0, 0, 1, true, 1e-5f), dx, time);
+            gpu.Axpby(0.5f, x, 1f, y);
+            gpu.MseLoss(x, y, dx, 1f);
+            gpu.SumSquares(y);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [EmulatorFact]
     public void ArgumentsOfTheWrongKindAreRejectedBeforeLaunch()
     {
         using var runtime = new EmulatedRuntime();

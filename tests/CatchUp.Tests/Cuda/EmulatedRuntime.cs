@@ -23,6 +23,8 @@ internal sealed unsafe class EmulatedRuntime : DeviceRuntime
     private readonly delegate* unmanaged<byte*, uint, void**, int> _launch =
         (delegate* unmanaged<byte*, uint, void**, int>)NativeLibrary.GetExport(Library.Value, "emu_launch");
     private readonly HashSet<ulong> _blocks = new();
+    private double[] _acc = [];
+    private readonly Dictionary<KernelDeclaration, byte[]> _names = new(ReferenceEqualityComparer.Instance);
 
     public long Launches { get; private set; }
     public override string Description => "host emulation";
@@ -55,7 +57,7 @@ internal sealed unsafe class EmulatedRuntime : DeviceRuntime
             values[i] = args[i].Bits;
             pointers[i] = values + i;
         }
-        byte[] name = Encoding.ASCII.GetBytes(kernel.Name + "\0");
+        if (!_names.TryGetValue(kernel, out var name)) _names[kernel] = name = Encoding.ASCII.GetBytes(kernel.Name + "\0");
         int result;
         fixed (byte* n = name) result = _launch(n, blocks, pointers);
         if (result != 0) throw new InvalidOperationException($"the emulator has no kernel {kernel.Name}");
@@ -87,10 +89,13 @@ internal sealed unsafe class EmulatedRuntime : DeviceRuntime
     private enum Pass { Forward, Data, Filter }
 
     /// <summary>y[n,o,i,j] = sum x[n,c,i+u-p,j+v-p] w[o,c,u,v]; the data pass writes dx (given dy in y), the filter pass adds to dw.</summary>
-    private static void Convolve(ConvShape s, float* x, float* w, float* y, Pass pass)
+    private void Convolve(ConvShape s, float* x, float* w, float* y, Pass pass)
     {
         int p = s.K / 2, hw = s.H * s.W;
-        var acc = new double[pass == Pass.Forward ? (long)s.N * s.Cout * hw : pass == Pass.Data ? (long)s.N * s.Cin * hw : (long)s.Cout * s.Cin * s.K * s.K];
+        long size = pass == Pass.Forward ? (long)s.N * s.Cout * hw : pass == Pass.Data ? (long)s.N * s.Cin * hw : (long)s.Cout * s.Cin * s.K * s.K;
+        if (_acc.Length < size) _acc = new double[size];
+        var acc = _acc;
+        Array.Clear(acc, 0, (int)size);
         for (int n = 0; n < s.N; n++)
             for (int o = 0; o < s.Cout; o++)
                 for (int c = 0; c < s.Cin; c++)
@@ -117,7 +122,7 @@ internal sealed unsafe class EmulatedRuntime : DeviceRuntime
                             }
                         }
         float* target = pass == Pass.Forward ? y : pass == Pass.Data ? x : w;
-        for (long i = 0; i < acc.Length; i++) target[i] = pass == Pass.Filter ? target[i] + (float)acc[i] : (float)acc[i];
+        for (long i = 0; i < size; i++) target[i] = pass == Pass.Filter ? target[i] + (float)acc[i] : (float)acc[i];
     }
 
     public override void Dispose()

@@ -44,13 +44,11 @@ public sealed unsafe class CudaBackend : IBackend
     private static ulong P(Tensor t) => (ulong)t.Handle;
     private static ulong P(Tensor? t, long floatOffset) => t is null ? 0 : (ulong)t.Handle + (ulong)(floatOffset * sizeof(float));
 
-    private static void Require(bool condition, string message)
+    // Checks throw with an interpolated message only on failure: a passing check allocates nothing.
+    private static void SameLength(Tensor a, Tensor b, string op)
     {
-        if (!condition) throw new ArgumentException(message);
+        if (a.Length != b.Length) throw new ArgumentException($"{op}: length mismatch {a.ShapeString} vs {b.ShapeString}");
     }
-
-    private static void SameLength(Tensor a, Tensor b, string op) =>
-        Require(a.Length == b.Length, $"{op}: length mismatch {a.ShapeString} vs {b.ShapeString}");
 
     /// <summary>Launches over <paramref name="elements"/> work items with grid-stride loops (grid capped).</summary>
     private void LaunchElements(KernelDeclaration kernel, long elements, params ReadOnlySpan<KernelArg> args)
@@ -81,13 +79,15 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void Upload(ReadOnlySpan<float> source, Tensor destination)
     {
-        Require(source.Length == destination.Length, $"upload of {source.Length} floats into tensor {destination.ShapeString}");
+        if (!(source.Length == destination.Length))
+            throw new ArgumentException($"upload of {source.Length} floats into tensor {destination.ShapeString}");
         fixed (float* s = source) _rt.CopyToDevice(P(destination), s, (long)source.Length * sizeof(float));
     }
 
     public void Download(Tensor source, Span<float> destination)
     {
-        Require(source.Length == destination.Length, $"download of tensor {source.ShapeString} into {destination.Length} floats");
+        if (!(source.Length == destination.Length))
+            throw new ArgumentException($"download of tensor {source.ShapeString} into {destination.Length} floats");
         fixed (float* d = destination) _rt.CopyToHost(d, P(source), (long)destination.Length * sizeof(float));
     }
 
@@ -133,9 +133,9 @@ public sealed unsafe class CudaBackend : IBackend
     private static ConvShape Shape(Tensor x, Tensor w, Tensor y)
     {
         int k = w.Rank == 4 ? w.Dim(2) : 0;
-        Require(x.Rank == 4 && w.Rank == 4 && (k == 1 || k == 3) && w.Dim(3) == k && w.Dim(1) == x.C
-            && y.Rank == 4 && y.N == x.N && y.C == w.Dim(0) && y.H == x.H && y.W == x.W,
-            $"conv2d: x {x.ShapeString}, w {w.ShapeString}, y {y.ShapeString}");
+        if (!(x.Rank == 4 && w.Rank == 4 && (k == 1 || k == 3) && w.Dim(3) == k && w.Dim(1) == x.C
+            && y.Rank == 4 && y.N == x.N && y.C == w.Dim(0) && y.H == x.H && y.W == x.W))
+            throw new ArgumentException($"conv2d: x {x.ShapeString}, w {w.ShapeString}, y {y.ShapeString}");
         return new ConvShape(x.N, x.C, x.H, x.W, w.Dim(0), k);
     }
 
@@ -145,7 +145,7 @@ public sealed unsafe class CudaBackend : IBackend
         _rt.ConvForward(shape, P(x), P(w), P(y));
         if (bias != null)
         {
-            Require(bias.Length == y.C, $"conv2d: bias {bias.ShapeString} for {y.C} channels");
+            if (!(bias.Length == y.C)) throw new ArgumentException($"conv2d: bias {bias.ShapeString} for {y.C} channels");
             LaunchElements(K.AddChannelBias, y.Length, y, bias, y.N, y.C, y.H * y.W);
         }
     }
@@ -162,16 +162,18 @@ public sealed unsafe class CudaBackend : IBackend
         _rt.ConvBackwardFilter(shape, P(x), P(dy), P(dw));
         if (dbias != null)
         {
-            Require(dbias.Length == dy.C, $"conv2d backward: dbias {dbias.ShapeString} for {dy.C} channels");
+            if (!(dbias.Length == dy.C)) throw new ArgumentException($"conv2d backward: dbias {dbias.ShapeString} for {dy.C} channels");
             Launch(K.ChannelSumAccumulate, (uint)dy.C, dy, dbias, dy.N, dy.C, dy.H * dy.W);
         }
     }
 
     // ---------------------------------------------------------------- resampling
 
-    private static void CheckResample(Tensor big, Tensor small) =>
-        Require(big.Rank == 4 && small.Rank == 4 && big.N == small.N && big.C == small.C && big.H == 2 * small.H && big.W == 2 * small.W,
-            $"2x resample: shapes {big.ShapeString} and {small.ShapeString} do not match");
+    private static void CheckResample(Tensor big, Tensor small)
+    {
+        if (!(big.Rank == 4 && small.Rank == 4 && big.N == small.N && big.C == small.C && big.H == 2 * small.H && big.W == 2 * small.W))
+            throw new ArgumentException($"2x resample: shapes {big.ShapeString} and {small.ShapeString} do not match");
+    }
 
     private void Reduce(Tensor big, Tensor small, float scale)
     {
@@ -195,11 +197,12 @@ public sealed unsafe class CudaBackend : IBackend
     private static void CheckGroupNorm(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, Tensor mean, Tensor rstd)
     {
         int c = x.C;
-        Require(groups >= 1 && c % groups == 0, $"GroupNorm: {c} channels not divisible into {groups} groups");
-        Require(gamma.Length == c && beta.Length == c, "GroupNorm: gamma/beta must have C elements");
-        Require(mean.Length == x.N * groups && rstd.Length == x.N * groups, "GroupNorm: mean/rstd must be [N, groups]");
-        Require(shift == null || shift.Length == x.N * c, "GroupNorm: shift must be [N, C]");
-        Require(x.SampleSize % c == 0 && x.SampleSize > 0, $"GroupNorm: bad input {x.ShapeString}");
+        if (!(groups >= 1 && c % groups == 0)) throw new ArgumentException($"GroupNorm: {c} channels not divisible into {groups} groups");
+        if (!(gamma.Length == c && beta.Length == c)) throw new ArgumentException("GroupNorm: gamma/beta must have C elements");
+        if (!(mean.Length == x.N * groups && rstd.Length == x.N * groups))
+            throw new ArgumentException("GroupNorm: mean/rstd must be [N, groups]");
+        if (!(shift == null || shift.Length == x.N * c)) throw new ArgumentException("GroupNorm: shift must be [N, C]");
+        if (!(x.SampleSize % c == 0 && x.SampleSize > 0)) throw new ArgumentException($"GroupNorm: bad input {x.ShapeString}");
     }
 
     public void GroupNormForward(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, float eps, bool silu,
@@ -237,9 +240,11 @@ public sealed unsafe class CudaBackend : IBackend
         float beta, ulong c, int ldc, long strideC, int batch)
         => _rt.Gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
 
-    private static void CheckLinear(Tensor x, Tensor w, int outFeatures, int n) =>
-        Require(w.Rank == 2 && x.SampleSize == w.Dim(1) && w.Dim(0) == outFeatures && x.N == n,
-            $"linear: x {x.ShapeString}, W {w.ShapeString}, out {outFeatures}");
+    private static void CheckLinear(Tensor x, Tensor w, int outFeatures, int n)
+    {
+        if (!(w.Rank == 2 && x.SampleSize == w.Dim(1) && w.Dim(0) == outFeatures && x.N == n))
+            throw new ArgumentException($"linear: x {x.ShapeString}, W {w.ShapeString}, out {outFeatures}");
+    }
 
     public void LinearForward(Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
@@ -262,7 +267,7 @@ public sealed unsafe class CudaBackend : IBackend
     public void PositionalEmbedding(Tensor t, Tensor y)
     {
         int n = t.Length, channels = y.SampleSize, half = channels / 2;
-        Require(y.N == n && channels % 2 == 0, $"positional embedding: t {t.ShapeString}, y {y.ShapeString}");
+        if (!(y.N == n && channels % 2 == 0)) throw new ArgumentException($"positional embedding: t {t.ShapeString}, y {y.ShapeString}");
         if (!_frequencies.TryGetValue(half, out ulong freqs))
         {
             // The same doubles the CPU backend computes.
@@ -282,11 +287,11 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void AttentionForward(Tensor qkv, Tensor y, Tensor? probs)
     {
-        Require(qkv.Rank == 4 && qkv.C % 3 == 0, $"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
-        Require(y.Length * 3 == qkv.Length, $"attention: y {y.ShapeString} vs qkv {qkv.ShapeString}");
+        if (!(qkv.Rank == 4 && qkv.C % 3 == 0)) throw new ArgumentException($"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
+        if (!(y.Length * 3 == qkv.Length)) throw new ArgumentException($"attention: y {y.ShapeString} vs qkv {qkv.ShapeString}");
         int n = qkv.N, c = qkv.C / 3, p = qkv.H * qkv.W, ld = 3 * p;
         long pp = (long)p * p, sample = 3L * c * p;
-        Require(probs == null || probs.Length == n * pp, "attention: probs must be [N, P, P]");
+        if (!(probs == null || probs.Length == n * pp)) throw new ArgumentException("attention: probs must be [N, P, P]");
         ulong s = probs != null ? P(probs) : _scratch.Get(ScratchSlot.AttentionScores, n * pp * sizeof(float));
         float scale = 1f / MathF.Sqrt(c);
         GemmBatched(false, true, p, p, c, scale, P(qkv, p), ld, sample, P(qkv), ld, sample, 0f, s, p, pp, n);
@@ -296,11 +301,11 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void AttentionBackward(Tensor qkv, Tensor probs, Tensor dy, Tensor dqkv)
     {
-        Require(qkv.Rank == 4 && qkv.C % 3 == 0, $"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
+        if (!(qkv.Rank == 4 && qkv.C % 3 == 0)) throw new ArgumentException($"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
         int n = qkv.N, c = qkv.C / 3, p = qkv.H * qkv.W, ld = 3 * p;
         long pp = (long)p * p, sample = 3L * c * p, cp = (long)c * p;
-        Require(dy.Length * 3 == qkv.Length && dqkv.Length == qkv.Length, "attention: dy/dqkv shape mismatch");
-        Require(probs.Length == n * pp, "attention: probs must be [N, P, P]");
+        if (!(dy.Length * 3 == qkv.Length && dqkv.Length == qkv.Length)) throw new ArgumentException("attention: dy/dqkv shape mismatch");
+        if (!(probs.Length == n * pp)) throw new ArgumentException("attention: probs must be [N, P, P]");
         ulong g = _scratch.Get(ScratchSlot.AttentionGrad, n * pp * sizeof(float));
         float scale = 1f / MathF.Sqrt(c);
         GemmBatched(false, false, p, c, p, 1f, P(probs), p, pp, P(dy), p, cp, 0f, P(dqkv, 2 * p), ld, sample, n);   // dV = dY W
@@ -314,8 +319,10 @@ public sealed unsafe class CudaBackend : IBackend
 
     private static void CheckConcat(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y)
     {
-        Require(a.N == y.N && b.N == y.N && a.SampleSize + b.SampleSize == y.SampleSize, $"concat: {a.ShapeString} + {b.ShapeString} != {y.ShapeString}");
-        Require((scaleA == null || scaleA.Length == y.N) && (scaleB == null || scaleB.Length == y.N), "concat: scales must have N elements");
+        if (!(a.N == y.N && b.N == y.N && a.SampleSize + b.SampleSize == y.SampleSize))
+            throw new ArgumentException($"concat: {a.ShapeString} + {b.ShapeString} != {y.ShapeString}");
+        if (!((scaleA == null || scaleA.Length == y.N) && (scaleB == null || scaleB.Length == y.N)))
+            throw new ArgumentException("concat: scales must have N elements");
     }
 
     public void ConcatScaled(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y)
@@ -335,39 +342,41 @@ public sealed unsafe class CudaBackend : IBackend
     public void ScaleAddPerSample(Tensor x, Tensor? a, float ca, Tensor y, Tensor? b, float cb)
     {
         SameLength(x, y, "scale-add per sample");
-        Require((a == null || a.Length == x.N) && (b == null || b.Length == x.N), $"per-sample scales must have {x.N} entries");
+        if (!((a == null || a.Length == x.N) && (b == null || b.Length == x.N)))
+            throw new ArgumentException($"per-sample scales must have {x.N} entries");
         LaunchElements(K.ScaleAddPerSample, y.Length, x, a, y, b, x.N, x.SampleSize, ca, cb);
     }
 
     public void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y)
     {
-        Require(ifTrue.Length == y.Length && ifFalse.Length == y.Length, "select operands differ in shape");
-        Require(mask.Length == y.N, $"mask has {mask.Length} entries for a batch of {y.N}");
+        if (!(ifTrue.Length == y.Length && ifFalse.Length == y.Length)) throw new ArgumentException("select operands differ in shape");
+        if (!(mask.Length == y.N)) throw new ArgumentException($"mask has {mask.Length} entries for a batch of {y.N}");
         LaunchElements(K.SelectPerSample, y.Length, mask, ifTrue, ifFalse, y, y.N, y.SampleSize);
     }
 
     public void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1)
     {
-        Require(muLogvar.C == 2 * x1.C && noise.Length == x1.Length && muLogvar.Length == 2 * x1.Length,
-            $"reparameterize: {muLogvar.ShapeString} -> {x1.ShapeString}");
+        if (!(muLogvar.C == 2 * x1.C && noise.Length == x1.Length && muLogvar.Length == 2 * x1.Length))
+            throw new ArgumentException($"reparameterize: {muLogvar.ShapeString} -> {x1.ShapeString}");
         LaunchElements(K.Reparameterize, x1.Length, muLogvar, noise, x1, x1.N, x1.SampleSize);
     }
 
     public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar)
     {
-        Require(muLogvar.Length == 2 * dx1.Length && dMuLogvar.Length == muLogvar.Length && noise.Length == dx1.Length,
-            $"reparameterize backward: {muLogvar.ShapeString} / {dx1.ShapeString}");
+        if (!(muLogvar.Length == 2 * dx1.Length && dMuLogvar.Length == muLogvar.Length && noise.Length == dx1.Length))
+            throw new ArgumentException($"reparameterize backward: {muLogvar.ShapeString} / {dx1.ShapeString}");
         LaunchElements(K.ReparameterizeBackward, dx1.Length, muLogvar, noise, dx1, dMuLogvar, dx1.N, dx1.SampleSize);
     }
 
     public void CatchUpPoint(Tensor z, Tensor k1, Tensor? k2, Tensor? k3, Tensor t, Tensor dt, CatchUpStep step, Tensor y, Tensor time)
     {
         int n = z.N;
-        Require(k1.Length == z.Length && y.Length == z.Length && (k2 == null || k2.Length == z.Length) && (k3 == null || k3.Length == z.Length),
-            $"catch-up point: z {z.ShapeString}, k1 {k1.ShapeString}, y {y.ShapeString} differ");
-        Require(t.Length == n && dt.Length == n && time.Length == n, $"catch-up point: t, dt and time must have {n} entries");
-        Require(y.Handle != z.Handle && y.Handle != k1.Handle && y.Handle != k2?.Handle && y.Handle != k3?.Handle,
-            "catch-up point: y must not alias z or the k's");
+        if (!(k1.Length == z.Length && y.Length == z.Length && (k2 == null || k2.Length == z.Length) && (k3 == null || k3.Length == z.Length)))
+            throw new ArgumentException($"catch-up point: z {z.ShapeString}, k1 {k1.ShapeString}, y {y.ShapeString} differ");
+        if (!(t.Length == n && dt.Length == n && time.Length == n))
+            throw new ArgumentException($"catch-up point: t, dt and time must have {n} entries");
+        if (!(y.Handle != z.Handle && y.Handle != k1.Handle && y.Handle != k2?.Handle && y.Handle != k3?.Handle))
+            throw new ArgumentException("catch-up point: y must not alias z or the k's");
         LaunchElements(K.CatchUpPoint, Math.Max(z.Length, n), z, k1, k2, k3, t, dt, y, time, n, z.SampleSize,
             step.C1, step.C2, step.C3, step.TimeShift, step.ClampTime, step.Epsilon);
     }
@@ -376,8 +385,8 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec)
     {
-        Require(grad.Length == param.Length && m.Length == param.Length && v.Length == param.Length,
-            $"Adam state shapes differ from the parameter {param.ShapeString}");
+        if (!(grad.Length == param.Length && m.Length == param.Length && v.Length == param.Length))
+            throw new ArgumentException($"Adam state shapes differ from the parameter {param.ShapeString}");
         if (spec.Step < 1) throw new ArgumentOutOfRangeException(nameof(spec), "Adam step counts from 1");
         float bc1 = (float)(1 - Math.Pow(spec.Beta1, spec.Step)), bc2 = (float)(1 - Math.Pow(spec.Beta2, spec.Step));
         LaunchElements(K.Adam, param.Length, param, grad, m, v, param.Length, spec.LearningRate, spec.Beta1, spec.Beta2, spec.Epsilon,
@@ -417,7 +426,8 @@ public sealed unsafe class CudaBackend : IBackend
 
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale)
     {
-        Require(a.Length == b.Length && (grad == null || grad.Length == a.Length), $"mse: {a.ShapeString} vs {b.ShapeString}");
+        if (!(a.Length == b.Length && (grad == null || grad.Length == a.Length)))
+            throw new ArgumentException($"mse: {a.ShapeString} vs {b.ShapeString}");
         if (a.Length == 0) return 0f;
         var (partials, result) = ReductionBuffers();
         uint blocks = ReductionBlocks(a.Length);
@@ -428,8 +438,8 @@ public sealed unsafe class CudaBackend : IBackend
     public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale)
     {
         int n = muLogvar.N, sample = muLogvar.SampleSize;
-        Require(sample % 2 == 0, $"kl: odd channel count in {muLogvar.ShapeString}");
-        Require(grad == null || grad.Length == muLogvar.Length, "kl: grad shape mismatch");
+        if (!(sample % 2 == 0)) throw new ArgumentException($"kl: odd channel count in {muLogvar.ShapeString}");
+        if (!(grad == null || grad.Length == muLogvar.Length)) throw new ArgumentException("kl: grad shape mismatch");
         int half = sample / 2;
         double norm = (double)n * half;
         var (partials, result) = ReductionBuffers();

@@ -55,8 +55,8 @@ internal sealed unsafe class KernelLibrary : IDisposable
             values[i] = args[i].Bits;
             pointers[i] = values + i;
         }
-        CudaDriver.Check(CudaDriver.cuLaunchKernel(function, blocks, 1, 1, CudaKernels.BlockSize, 1, 1, 0, _stream, pointers, null),
-            $"cuLaunchKernel({kernel.Name})");
+        int result = CudaDriver.cuLaunchKernel(function, blocks, 1, 1, CudaKernels.BlockSize, 1, 1, 0, _stream, pointers, null);
+        if (result != 0) CudaDriver.Check(result, $"cuLaunchKernel({kernel.Name})");   // the message is built only on failure
     }
 
     public void Dispose()
