@@ -20,6 +20,6 @@ KERNEL void cu_catchup_point(const float* z, const float* k1, const float* k2, c
         float direction = c1 * k1[i];
         if (k2) direction = fma_f(c2, k2[i], direction);
         if (k3) direction = fma_f(c3, k3[i], direction);
-        y[i] = z[i] - dt[i / sampleSize] * direction;
+        y[i] = z[i] - dt[(int)i / sampleSize] * direction;
     }
 }

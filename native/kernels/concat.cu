@@ -9,8 +9,7 @@ KERNEL void cu_concat_scaled(const float* a, const float* b, const float* scaleA
     long long total = (long long)samples * size;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long n = i / size;
-        int r = (int)(i - n * size);
+        int n = (int)i / size, r = (int)i - n * size;
         if (r < sizeA) y[i] = a[n * sizeA + r] * (scaleA ? scaleA[n] : 1.0f);
         else y[i] = b[n * sizeB + (r - sizeA)] * (scaleB ? scaleB[n] : 1.0f);
     }
@@ -23,8 +22,7 @@ KERNEL void cu_concat_scaled_backward(const float* dy, const float* scaleA, cons
     long long total = (long long)samples * size;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long n = i / size;
-        int r = (int)(i - n * size);
+        int n = (int)i / size, r = (int)i - n * size;
         if (r < sizeA) da[n * sizeA + r] = dy[i] * (scaleA ? scaleA[n] : 1.0f);
         else db[n * sizeB + (r - sizeA)] = dy[i] * (scaleB ? scaleB[n] : 1.0f);
     }

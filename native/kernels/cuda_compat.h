@@ -24,6 +24,8 @@ typedef unsigned long long u64;
 #define BLOCK 256
 #endif
 
+// A tensor holds at most INT_MAX floats (Tensor.Length is an int), so kernels walk element indices as 64-bit (no
+// overflow at i + stride) but divide them as 32-bit ints: 64-bit division is a long instruction sequence on the GPU.
 DEV long long global_id() { return (long long)blockIdx.x * blockDim.x + threadIdx.x; }
 DEV long long grid_stride() { return (long long)gridDim.x * blockDim.x; }
 

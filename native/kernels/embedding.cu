@@ -26,11 +26,10 @@ KERNEL void cu_positional_embedding(const float* t, const double* freqs, float* 
     long long total = (long long)samples * half;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long n = i / half;
-        int j = (int)(i - n * half);
+        int n = (int)i / half, j = (int)i - n * half;
         double s, c;
         sin_cos((double)t[n] * freqs[j], &s, &c);
-        y[n * 2 * half + j] = (float)s;
-        y[n * 2 * half + half + j] = (float)c;
+        y[(long long)n * 2 * half + j] = (float)s;
+        y[(long long)n * 2 * half + half + j] = (float)c;
     }
 }

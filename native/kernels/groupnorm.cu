@@ -32,12 +32,12 @@ KERNEL void cu_groupnorm_forward(const float* x, const float* shift, const float
     const float* sh = shift ? shift + (long long)v.n * channels + v.g * v.cpg : 0;
 
     double s = 0;
-    for (long long j = threadIdx.x; j < v.count; j += BLOCK) s += (double)xg[j] + (sh ? sh[j / hw] : 0.0f);
+    for (long long j = threadIdx.x; j < v.count; j += BLOCK) s += (double)xg[j] + (sh ? sh[(int)j / hw] : 0.0f);
     double mu = block_sum(s, red) / (double)v.count;
     double q = 0;
     for (long long j = threadIdx.x; j < v.count; j += BLOCK)
     {
-        double d = (double)xg[j] + (sh ? sh[j / hw] : 0.0f) - mu;
+        double d = (double)xg[j] + (sh ? sh[(int)j / hw] : 0.0f) - mu;
         q += d * d;
     }
     double r = 1.0 / sqrt_d(block_sum(q, red) / (double)v.count + eps);
@@ -49,9 +49,9 @@ KERNEL void cu_groupnorm_forward(const float* x, const float* shift, const float
 
     for (long long j = threadIdx.x; j < v.count; j += BLOCK)
     {
-        int c = v.g * v.cpg + (int)(j / hw);
+        int c = v.g * v.cpg + (int)j / hw;
         // z = a * ((x - hi) - lo) + beta with hi + lo = mean - shift, as the CPU kernel centres it.
-        double cm = mu - (sh ? sh[j / hw] : 0.0f);
+        double cm = mu - (sh ? sh[(int)j / hw] : 0.0f);
         float hi = (float)cm, lo = (float)(cm - (double)hi);
         float z = fma_f((xg[j] - hi) - lo, (float)((double)gamma[c] * r), beta[c]);
         if (silu) z *= sigmoid_f(z);

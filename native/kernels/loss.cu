@@ -26,9 +26,8 @@ KERNEL void cu_kl_partial(const float* muLogvar, float* grad, double* partials, 
     double s = 0;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long n = i / half;
-        int j = (int)(i - n * half);
-        long long mi = n * 2 * half + j, li = mi + half;
+        int n = (int)i / half, j = (int)i - n * half;
+        long long mi = (long long)n * 2 * half + j, li = mi + half;
         float mu = muLogvar[mi], lv = muLogvar[li];
         float e = exp_f(lv);
         s += 0.5 * (-1.0 - lv + (double)mu * mu + e);

@@ -9,7 +9,7 @@ KERNEL void cu_scale_add_per_sample(const float* x, const float* a, float* y, co
     long long total = (long long)samples * sampleSize;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long n = i / sampleSize;
+        int n = (int)i / sampleSize;
         float alpha = ca * (a ? a[n] : 1.0f), beta = cb * (b ? b[n] : 1.0f);
         y[i] = beta == 0.0f ? alpha * x[i] : fma_f(x[i], alpha, beta * y[i]);
     }
@@ -19,7 +19,7 @@ KERNEL void cu_select_per_sample(const float* mask, const float* ifTrue, const f
 {
     long long total = (long long)samples * sampleSize;
     for (long long i = global_id(); i < total; i += grid_stride())
-        y[i] = mask[i / sampleSize] != 0.0f ? ifTrue[i] : ifFalse[i];
+        y[i] = mask[(int)i / sampleSize] != 0.0f ? ifTrue[i] : ifFalse[i];
 }
 
 // x1 = mu + noise * exp(logvar / 2); muLogvar holds mu then logvar for each sample (2 * half floats).
@@ -28,9 +28,8 @@ KERNEL void cu_reparameterize(const float* muLogvar, const float* noise, float* 
     long long total = (long long)samples * half;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long n = i / half;
-        int j = (int)(i - n * half);
-        const float* mu = muLogvar + n * 2 * half;
+        int n = (int)i / half, j = (int)i - n * half;
+        const float* mu = muLogvar + (long long)n * 2 * half;
         x1[i] = mu[j] + noise[i] * exp_f(0.5f * mu[half + j]);
     }
 }
@@ -41,10 +40,9 @@ KERNEL void cu_reparameterize_backward(const float* muLogvar, const float* noise
     long long total = (long long)samples * half;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long n = i / half;
-        int j = (int)(i - n * half);
-        const float* logvar = muLogvar + n * 2 * half + half;
-        float* d = dMuLogvar + n * 2 * half;
+        int n = (int)i / half, j = (int)i - n * half;
+        const float* logvar = muLogvar + (long long)n * 2 * half + half;
+        float* d = dMuLogvar + (long long)n * 2 * half;
         d[j] = dx1[i];
         d[half + j] = dx1[i] * noise[i] * 0.5f * exp_f(0.5f * logvar[j]);
     }

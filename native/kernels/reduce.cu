@@ -33,14 +33,14 @@ KERNEL void cu_channel_sum_accumulate(const float* dy, float* db, int samples, i
 KERNEL void cu_add_channel_bias(float* y, const float* bias, int samples, int channels, int hw)
 {
     long long total = (long long)samples * channels * hw;
-    for (long long i = global_id(); i < total; i += grid_stride()) y[i] += bias[(i / hw) % channels];
+    for (long long i = global_id(); i < total; i += grid_stride()) y[i] += bias[((int)i / hw) % channels];
 }
 
 // y[r, c] += bias[c] (Linear's bias after cuBLAS's GEMM).
 KERNEL void cu_add_row_bias(float* y, const float* bias, int rows, int cols)
 {
     long long total = (long long)rows * cols;
-    for (long long i = global_id(); i < total; i += grid_stride()) y[i] += bias[i % cols];
+    for (long long i = global_id(); i < total; i += grid_stride()) y[i] += bias[(int)i % cols];
 }
 
 // out[0] = sum of partials[0 .. count) in one block (second stage of every scalar reduction).

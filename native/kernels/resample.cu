@@ -8,9 +8,8 @@ KERNEL void cu_resample_reduce(const float* src, float* dst, int planes, int h, 
     long long total = (long long)planes * h * w;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long p = i / ((long long)h * w);
-        int r = (int)(i - p * h * w), y = r / w, x = r - y * w;
-        const float* s = src + p * 4LL * h * w + (long long)(2 * y) * (2 * w) + 2 * x;
+        int p = (int)i / (h * w), r = (int)i - p * h * w, y = r / w, x = r - y * w;
+        const float* s = src + (long long)p * 4 * h * w + (long long)(2 * y) * (2 * w) + 2 * x;
         dst[i] = scale * ((s[0] + s[1]) + (s[2 * w] + s[2 * w + 1]));
     }
 }
@@ -21,8 +20,7 @@ KERNEL void cu_resample_expand(const float* src, float* dst, int planes, int h, 
     int w2 = 2 * w;
     for (long long i = global_id(); i < total; i += grid_stride())
     {
-        long long p = i / (4LL * h * w);
-        int r = (int)(i - p * 4LL * h * w), y = r / w2, x = r - y * w2;
-        dst[i] = scale * src[p * h * w + (long long)(y >> 1) * w + (x >> 1)];
+        int p = (int)i / (4 * h * w), r = (int)i - p * 4 * h * w, y = r / w2, x = r - y * w2;
+        dst[i] = scale * src[(long long)p * h * w + (long long)(y >> 1) * w + (x >> 1)];
     }
 }
