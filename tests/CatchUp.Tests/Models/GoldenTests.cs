@@ -19,6 +19,26 @@ public class GoldenTests
     public void SmallDecoderMatchesPyTorchForwardAndGradients(int threads)
     {
         using var backend = new CpuBackend(threads);
+        SmallDecoderMatchesPyTorch(backend);
+    }
+
+    /// <summary>The CUDA backend's code and kernels, run on the host emulation of the device.</summary>
+    [Cuda.EmulatorFact]
+    public void SmallDecoderMatchesPyTorchOnTheEmulatedCudaBackend()
+    {
+        using var backend = new Backends.Cuda.CudaBackend(new Cuda.EmulatedRuntime());
+        SmallDecoderMatchesPyTorch(backend);
+    }
+
+    [Cuda.GpuFact]
+    public void SmallDecoderMatchesPyTorchOnTheGpu()
+    {
+        using var backend = new Backends.Cuda.CudaBackend();
+        SmallDecoderMatchesPyTorch(backend);
+    }
+
+    private static void SmallDecoderMatchesPyTorch(Backends.IBackend backend)
+    {
         var config = SongUNetConfig.Load(Golden("songunet_small.json"));
         using var net = new SongUNet(config, backend);
         StateDict.Load(net.Parameters, SafetensorsFile.Read(Golden("songunet_small_weights.safetensors")).Tensors, "golden");
