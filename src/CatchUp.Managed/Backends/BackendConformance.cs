@@ -252,6 +252,7 @@ public static class BackendConformance
             var ml = s.Rand(3, 1.5f, 3, 4, 5, 5); var kg = s.Zeros(3, 4, 5, 5);
             s.Out("kl", s.B.KlLoss(ml, kg, 20f)); s.Out("kl_grad", kg);
             s.Out("sum_squares", s.B.SumSquares(s.Rand(4, 1f, 100_003)));
+            s.Out("sum_squares_all", s.B.SumSquares([s.Rand(5, 1f, 7), s.Rand(6, 2f, 300_001), s.Rand(7, 1f, 1)]));
         }),
         new("songunet-forward-backward", NetworkTolerance, s =>
         {

@@ -118,6 +118,9 @@ public interface IBackend : IDisposable
     void EmaUpdate(Tensor ema, Tensor param, float decay);
     /// <summary>Sum of squares (double accumulation) returned to the host; NaN/Inf propagate.</summary>
     double SumSquares(Tensor x);
+    /// <summary>Sum of squares over all <paramref name="tensors"/> with one copy to the host (the trainer's
+    /// finiteness check of every gradient); NaN/Inf propagate.</summary>
+    double SumSquares(IReadOnlyList<Tensor> tensors);
 
     // ---- losses (return the scalar to the host) ----
     /// <summary>Returns mean((a-b)^2); when grad is non-null writes grad = gradScale * 2(a-b)/Length.</summary>

@@ -125,6 +125,13 @@ public sealed unsafe class CpuBackend : IBackend
     public void EmaUpdate(Tensor ema, Tensor param, float decay) => OptimizerKernels.Ema(_pool, ema, param, decay);
     public double SumSquares(Tensor x) => OptimizerKernels.SumSquares(x);
 
+    public double SumSquares(IReadOnlyList<Tensor> tensors)
+    {
+        double sum = 0;
+        for (int i = 0; i < tensors.Count; i++) sum += OptimizerKernels.SumSquares(tensors[i]);
+        return sum;
+    }
+
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale) => LossKernels.Mse(_pool, a, b, grad, gradScale);
     public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale) => LossKernels.Kl(muLogvar, grad, gradScale);
 

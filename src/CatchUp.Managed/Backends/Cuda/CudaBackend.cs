@@ -424,6 +424,23 @@ public sealed unsafe class CudaBackend : IBackend
         return FinishSum(partials, result, blocks);
     }
 
+    public double SumSquares(IReadOnlyList<Tensor> tensors)
+    {
+        if (tensors.Count == 0) return 0;
+        // Each tensor's first stage writes its partials after the previous tensor's; one second stage adds them all.
+        ulong partials = _scratch.Get(ScratchSlot.ReductionPartials, (long)tensors.Count * CudaKernels.ReductionBlocks * sizeof(double));
+        var result = KernelArg.Pointer(_scratch.Get(ScratchSlot.ReductionResult, sizeof(double)));
+        uint total = 0;
+        for (int i = 0; i < tensors.Count; i++)
+        {
+            var x = tensors[i];
+            uint blocks = ReductionBlocks(x.Length);
+            Launch(K.SumSquaresPartial, blocks, x, KernelArg.Pointer(partials + (ulong)total * sizeof(double)), x.Length);
+            total += blocks;
+        }
+        return FinishSum(KernelArg.Pointer(partials), result, total);
+    }
+
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale)
     {
         if (!(a.Length == b.Length && (grad == null || grad.Length == a.Length)))
