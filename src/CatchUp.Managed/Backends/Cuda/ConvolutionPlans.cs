@@ -79,12 +79,16 @@ internal sealed unsafe class ConvolutionPlans : IDisposable
         return plan;
     }
 
-    private static int Choose(CuDnn.AlgoPerf* perf, int count, string pass, string shape)
+    /// <summary>The first usable result in cuDNN's order, preferring deterministic ones; without TF32, results that
+    /// would run on tensor ops (math type TENSOR_OP or ALLOW_CONVERSION) are skipped.</summary>
+    private int Choose(CuDnn.AlgoPerf* perf, int count, string pass, string shape)
     {
+        bool Usable(in CuDnn.AlgoPerf p) => p.Status == 0 && (long)p.Memory <= WorkspaceLimit
+            && (_allowTf32 || p.MathType is CuDnn.DefaultMath or CuDnn.FmaMath);
         for (int i = 0; i < count; i++)
-            if (perf[i].Status == 0 && perf[i].Determinism == CuDnn.Deterministic && (long)perf[i].Memory <= WorkspaceLimit) return perf[i].Algo;
+            if (Usable(perf[i]) && perf[i].Determinism == CuDnn.Deterministic) return perf[i].Algo;
         for (int i = 0; i < count; i++)
-            if (perf[i].Status == 0 && (long)perf[i].Memory <= WorkspaceLimit) return perf[i].Algo;
+            if (Usable(perf[i])) return perf[i].Algo;
         throw new CudaException($"cuDNN offers no usable {pass} convolution algorithm for {shape}");
     }
 
