@@ -119,6 +119,9 @@ Task("PublishGpu")
         OutputDirectory = output,
     });
     CopyFileToDirectory("bench/gpu/run-gpu-checks.sh", output);
+    // selftest finds golden/ next to the executable: the network against PyTorch on the GPU itself.
+    EnsureDirectoryExists(output.Combine("golden"));
+    CopyFiles("tests/golden/songunet_small*", output.Combine("golden"));
     StartProcess("chmod", $"+x {output}/run-gpu-checks.sh {output}/catchup");
     Information($"GPU bundle in {output}: copy it to the GPU machine and run ./run-gpu-checks.sh");
 });

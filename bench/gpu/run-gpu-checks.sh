@@ -2,7 +2,8 @@
 # Runs the GPU checks from a self-contained build (./build.sh --target=PublishGpu copies this script next to the
 # `catchup` executable in artifacts/gpu/; the GPU machine needs the NVIDIA driver, cuBLAS and cuDNN 9, not .NET):
 #   1. catchup selftest --device cuda      every backend op, the network forward/backward and a CUD RK12 training
-#                                           step against the CPU backend (the same checks as the xunit GPU tests)
+#                                           step against the CPU backend (the same checks as the xunit GPU tests),
+#                                           then the network against the PyTorch golden files in golden/
 #   2. catchup bench train-step            complete CUD RK12 training steps, CIFAR-10 paper network, batch 128
 #   3. catchup bench unet                  forward+backward of the MNIST paper network, batch 256
 # Output goes to the terminal and to RESULTS_DIR (default ./gpu-results). Exit status: 0 when every step succeeded.

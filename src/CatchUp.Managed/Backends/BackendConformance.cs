@@ -42,11 +42,15 @@ public static class BackendConformance
         foreach (var name in Names)
         {
             var r = Run(name, reference, candidate);
-            log?.WriteLine($"{(r.Passed ? "PASS" : "FAIL")} {r.Check,-36} error {r.Error:E2} (tolerance {r.Tolerance:E0}) {r.Worst}");
+            log?.WriteLine(Describe(r));
             results.Add(r);
         }
         return results;
     }
+
+    /// <summary>"PASS|FAIL check error (tolerance) where", the line selftest prints.</summary>
+    public static string Describe(ConformanceResult r) =>
+        $"{(r.Passed ? "PASS" : "FAIL")} {r.Check,-36} error {r.Error:E2} (tolerance {r.Tolerance:E0}) {r.Worst}";
 
     /// <summary>Max over outputs of max|actual - expected| / max|expected| (absolute where expected is all zero), and
     /// which output and element it was. Different output lists or lengths count as infinite error.</summary>

@@ -58,6 +58,14 @@ public sealed class DeviceSelectionCommandTests : IDisposable
     }
 
     [Fact]
+    public void SelftestRejectsAGoldenDirectoryWithoutTheFiles()
+    {
+        var (exit, _, err) = Run("selftest", "--device", "cpu", "--golden", _dir);
+        Assert.Equal(1, exit);
+        Assert.Contains($"--golden {_dir}: no songunet_small.json there", err);
+    }
+
+    [Fact]
     public void AnUnknownDeviceIsAUsageError()
     {
         var (exit, _, err) = Run("bench", "unet", "--device", "tpu");
@@ -68,12 +76,14 @@ public sealed class DeviceSelectionCommandTests : IDisposable
     [Fact]
     public void SelftestRunsEveryCheckAndReportsJson()
     {
-        var (exit, output, err) = Run("selftest", "--device", HasGpu ? "cuda" : "cpu", "--threads", "2");
+        string golden = Path.Combine(AppContext.BaseDirectory, "golden");
+        var (exit, output, err) = Run("selftest", "--device", HasGpu ? "cuda" : "cpu", "--threads", "2", "--golden", golden);
         Assert.True(exit == 0, output + err);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         using var json = JsonDocument.Parse(lines[^1]);
         int checks = json.RootElement.GetProperty("checks").GetInt32();
-        Assert.Equal(CatchUp.Backends.BackendConformance.Names.Count, checks);
+        Assert.Equal(CatchUp.Backends.BackendConformance.Names.Count + 4, checks);   // + the four PyTorch golden groups
+        Assert.Equal(golden, json.RootElement.GetProperty("golden").GetString());
         Assert.Equal(checks, json.RootElement.GetProperty("passed").GetInt32());
         Assert.Equal(checks, lines.Count(l => l.StartsWith("PASS ")));
     }
