@@ -25,12 +25,23 @@ internal sealed unsafe class DriverRuntime : DeviceRuntime
         if (!CudaProbe.TryFindDevice(ordinal, out var info, out string reason)) throw new CudaException($"no CUDA GPU: {reason}");
         Device = info!;
         _context = PrimaryContextHandle.Retain(info!.Ordinal);
-        MakeCurrent();
-        _stream = StreamHandle.Create();
-        _kernels = new KernelLibrary(_stream.Value);
-        _cublas = CublasHandle.Create(_stream.Value, allowTf32);
-        _cudnn = CudnnHandle.Create(_stream.Value);
-        _plans = new ConvolutionPlans(_cudnn.Value, allowTf32);
+        try
+        {
+            MakeCurrent();
+            _stream = StreamHandle.Create();
+            _kernels = new KernelLibrary(_stream.Value);
+            _cublas = CublasHandle.Create(_stream.Value, allowTf32);
+            _cudnn = CudnnHandle.Create(_stream.Value);
+            _plans = new ConvolutionPlans(_cudnn.Value, allowTf32);
+        }
+        catch (Exception e)
+        {
+            // Release what was created, and name the missing library (cuBLAS, cuDNN) as a CUDA error.
+            _cudnn?.Dispose(); _cublas?.Dispose(); _kernels?.Dispose(); _stream?.Dispose(); _context.Dispose();
+            if (e is DllNotFoundException or EntryPointNotFoundException)
+                throw new CudaException($"CUDA libraries incomplete ({e.Message}); the backend needs libcublas.so.12 or .11 and libcudnn.so.9", e);
+            throw;
+        }
     }
 
     public CudaDeviceInfo Device { get; }
