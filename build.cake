@@ -1,4 +1,4 @@
-// CatchUp build script. Targets: Build, Test (default), Train, Bench, Golden.
+// CatchUp build script. Targets: Kernels, Build, Test (default), Train, Bench, Golden, PublishGpu.
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var testFilter = Argument("filter", "");
@@ -19,6 +19,27 @@ Task("Data")
         throw new Exception("could not install dataset-fashion-mnist (needs apt and root); install it, or train with --data DIR");
 });
 
+// CUDA kernels -> PTX (native/build-ptx.sh) with nvcc when present, else Debian's clang-14 (installed when missing and
+// apt can), and -> a host library for the emulated backend tests (native/build-emulator.sh). No GPU needed. The PTX is
+// committed and embedded; a test checks it matches the sources.
+Task("Kernels")
+    .Does(() =>
+{
+    bool Has(string tool) => StartProcess("sh", new ProcessSettings { Arguments = $"-c \"command -v {tool}\"", RedirectStandardOutput = true }) == 0;
+    if (!Has("nvcc") && !Has("clang-14"))
+    {
+        Information("neither nvcc nor clang-14 found; installing Debian's clang-14 ...");
+        bool root = StartProcess("id", new ProcessSettings { Arguments = "-u", RedirectStandardOutput = true }, out var uid) == 0 && uid.FirstOrDefault() == "0";
+        string sudo = root ? "" : "sudo -n ";
+        StartProcess("sh", $"-c \"{sudo}apt-get update -q\"");
+        int install = StartProcess("sh", $"-c \"DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -q --no-install-recommends clang-14\"");
+        if (install != 0 || !Has("clang-14")) throw new Exception("could not install clang-14 (needs apt and root); install nvcc or clang-14 to build the CUDA kernels");
+    }
+    if (StartProcess("native/build-ptx.sh") != 0) throw new Exception("native/build-ptx.sh failed");
+    // The same kernels compiled for the host (native/build/, not committed): the emulated CUDA-backend tests use it.
+    if (StartProcess("native/build-emulator.sh") != 0) throw new Exception("native/build-emulator.sh failed");
+});
+
 Task("Build")
     .Does(() =>
 {
@@ -26,6 +47,7 @@ Task("Build")
 });
 
 Task("Test")
+    .IsDependentOn("Kernels")
     .IsDependentOn("Data")
     .IsDependentOn("Build")
     .Does(() =>
@@ -80,6 +102,28 @@ Task("Bench")
         .Append("bench").Append("unet").Append("--model").Append("mnist-paper")
         .Append("--batch").Append("64").Append("--threads").Append("2").Append("--steps").Append("10"),
         new DotNetRunSettings { Configuration = configuration, NoBuild = true });
+});
+
+// Self-contained linux-x64 build for GPU machines without .NET, plus the script that runs the GPU checks there.
+Task("PublishGpu")
+    .Description("artifacts/gpu/: self-contained catchup + run-gpu-checks.sh (selftest --device cuda, bench train-step/unet)")
+    .Does(() =>
+{
+    var output = MakeAbsolute(Directory("artifacts/gpu"));
+    CleanDirectory(output);
+    DotNetPublish("src/CatchUp.Managed/CatchUp.Managed.csproj", new DotNetPublishSettings
+    {
+        Configuration = configuration,
+        Runtime = "linux-x64",
+        SelfContained = true,
+        OutputDirectory = output,
+    });
+    CopyFileToDirectory("bench/gpu/run-gpu-checks.sh", output);
+    // selftest finds golden/ next to the executable: the network against PyTorch on the GPU itself.
+    EnsureDirectoryExists(output.Combine("golden"));
+    CopyFiles("tests/golden/songunet_small*", output.Combine("golden"));
+    StartProcess("chmod", $"+x {output}/run-gpu-checks.sh {output}/catchup");
+    Information($"GPU bundle in {output}: copy it to the GPU machine and run ./run-gpu-checks.sh");
 });
 
 Task("Golden")

@@ -25,15 +25,7 @@ public class OpsBenchmarks
 
     [Params(2)] public int Threads;
 
-    private Tensor Random(params int[] shape)
-    {
-        var t = _be.Allocate(shape);
-        var data = new float[t.Length];
-        var rng = new Random(t.Length);
-        for (int i = 0; i < data.Length; i++) data[i] = (float)(rng.NextDouble() * 2 - 1);
-        _be.Upload(data, t);
-        return t;
-    }
+    private Tensor Random(params int[] shape) => BenchData.Random(_be, shape);
 
     [GlobalSetup]
     public void Setup()

@@ -14,6 +14,10 @@ public readonly record struct DropoutSpec(float P, ulong Seed)
 /// <see cref="Decoupled"/>, else added to the gradient (Adam with L2).</summary>
 public readonly record struct AdamSpec(float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay, bool Decoupled, long Step);
 
+/// <summary>One point of the Runge-Kutta catch-up chain (SPEC section 3): the direction is C1 k1 + C2 k2 + C3 k3 and
+/// the time is t - TimeShift * dt, clamped to [Epsilon, 1] (the c(s) of SPEC 3) when <see cref="ClampTime"/>.</summary>
+public readonly record struct CatchUpStep(float C1, float C2, float C3, float TimeShift, bool ClampTime, float Epsilon);
+
 /// <summary>
 /// The compute device. Every tensor argument must belong to this backend. Conventions:
 /// activation gradients (dx) are overwritten; parameter gradients (dw, db, dgamma, dbeta) are accumulated (+=),
@@ -100,12 +104,23 @@ public interface IBackend : IDisposable
     /// <summary>dMuLogvar = d(x1)/d(mu, logvar) applied to dx1 (overwritten).</summary>
     void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar);
 
+    // ---- Runge-Kutta catch-up integration (SPEC section 3) ----
+    /// <summary>
+    /// In one pass: y[n,...] = z[n,...] - dt[n] * (C1 k1 + C2 k2 + C3 k3) (a null k2/k3 contributes nothing) and
+    /// time[n] = t[n] - TimeShift * dt[n], clamped to [Epsilon, 1] when <see cref="CatchUpStep.ClampTime"/>.
+    /// t, dt and time are [N]; y must not alias z or the k's.
+    /// </summary>
+    void CatchUpPoint(Tensor z, Tensor k1, Tensor? k2, Tensor? k3, Tensor t, Tensor dt, CatchUpStep step, Tensor y, Tensor time);
+
     // ---- optimizer ----
     void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec);
     /// <summary>ema = decay * ema + (1 - decay) * param.</summary>
     void EmaUpdate(Tensor ema, Tensor param, float decay);
     /// <summary>Sum of squares (double accumulation) returned to the host; NaN/Inf propagate.</summary>
     double SumSquares(Tensor x);
+    /// <summary>Sum of squares over all <paramref name="tensors"/> with one copy to the host (the trainer's
+    /// finiteness check of every gradient); NaN/Inf propagate.</summary>
+    double SumSquares(IReadOnlyList<Tensor> tensors);
 
     // ---- losses (return the scalar to the host) ----
     /// <summary>Returns mean((a-b)^2); when grad is non-null writes grad = gradScale * 2(a-b)/Length.</summary>

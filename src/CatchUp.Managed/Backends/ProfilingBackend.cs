@@ -63,8 +63,10 @@ public sealed class ProfilingBackend : IBackend
     public void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y) { long s = Begin(); _inner.SelectPerSample(mask, ifTrue, ifFalse, y); End("SelectPerSample", s); }
     public void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1) { long s = Begin(); _inner.Reparameterize(muLogvar, noise, x1); End("Reparameterize", s); }
     public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar) { long s = Begin(); _inner.ReparameterizeBackward(muLogvar, noise, dx1, dMuLogvar); End("ReparameterizeBackward", s); }
+    public void CatchUpPoint(Tensor z, Tensor k1, Tensor? k2, Tensor? k3, Tensor t, Tensor dt, CatchUpStep step, Tensor y, Tensor time) { long s = Begin(); _inner.CatchUpPoint(z, k1, k2, k3, t, dt, step, y, time); End("CatchUpPoint", s); }
     public void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec) { long s = Begin(); _inner.AdamStep(param, grad, m, v, spec); End("AdamStep", s); }
     public void EmaUpdate(Tensor ema, Tensor param, float decay) { long s = Begin(); _inner.EmaUpdate(ema, param, decay); End("EmaUpdate", s); }
+    public double SumSquares(IReadOnlyList<Tensor> tensors) { long s = Begin(); var r = _inner.SumSquares(tensors); End("SumSquaresAll", s); return r; }
     public double SumSquares(Tensor x) { long s = Begin(); var r = _inner.SumSquares(x); End("SumSquares", s); return r; }
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale) { long s = Begin(); var r = _inner.MseLoss(a, b, grad, gradScale); End("MseLoss", s); return r; }
     public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale) { long s = Begin(); var r = _inner.KlLoss(muLogvar, grad, gradScale); End("KlLoss", s); return r; }

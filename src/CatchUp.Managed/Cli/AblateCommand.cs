@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using CatchUp.Ablation;
-using CatchUp.Backends.Cpu;
 using CatchUp.Evaluation;
 
 namespace CatchUp.Cli;
@@ -20,9 +19,10 @@ internal static class AblateCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var samples = new Option<int>("--samples") { Description = "Generated images per (method, solver, NFE), all from the same fixed noise", DefaultValueFactory = _ => 2000 };
         var classifier = new Option<string?>("--classifier") { Description = "Evaluation classifier (default OUT/classifier.safetensors, trained there first when missing)" };
+        var device = DeviceOption.Create();
         var command = new Command("ablate", "Train RF, Curvature and CUD RK12/23/34 at an equal budget on Fashion-MNIST and compare FID against NFE")
         {
-            outDir, methods, iterations, batch, seed, threads, samples, classifier,
+            outDir, methods, iterations, batch, seed, threads, samples, classifier, device,
         };
         command.SetAction(r => CliApp.Guard(() =>
         {
@@ -37,17 +37,17 @@ internal static class AblateCommand
                 foreach (var m in plan)
                 {
                     Console.WriteLine($"== {m.Name}: {m.Options.Objective.Describe()}, {m.Options.Iterations} iterations ==");
-                    AblationTraining.Ensure(dir, m, (o, runDir, resume) => TrainCommand.Run(o, resume ? null : runDir, resume ? runDir : null));
+                    AblationTraining.Ensure(dir, m, (o, runDir, resume) => TrainCommand.Run(o, resume ? null : runDir, resume ? runDir : null, r.GetValue(device)!));
                 }
             }
             catch (AblationInterruptedException e) { Console.Error.WriteLine($"catchup: {e.Message}"); return 1; }
             if (r.GetValue(samples) < 4) throw new CliUsageException("--samples must be at least 4");
-            return Evaluate(dir, plan, r.GetValue(classifier), r.GetValue(samples), r.GetValue(seed), r.GetValue(threads));
+            return Evaluate(dir, plan, r.GetValue(classifier), r.GetValue(samples), r.GetValue(seed), r.GetValue(threads), r.GetValue(device)!);
         }));
         return command;
     }
 
-    private static int Evaluate(string dir, List<AblationMethod> plan, string? classifierPath, int count, ulong seed, int threads)
+    private static int Evaluate(string dir, List<AblationMethod> plan, string? classifierPath, int count, ulong seed, int threads, string device)
     {
         string dataset = plan[0].Options.Dataset;
         if (classifierPath is null)
@@ -62,7 +62,7 @@ internal static class AblateCommand
         }
         Console.WriteLine($"== evaluation: {count} samples per point, {AblationPlan.Points.Length} solver settings, EMA weights ==");
         var clock = Stopwatch.StartNew();
-        using var backend = new CpuBackend(threads);
+        using var backend = DeviceOption.Open(device, threads);
         using var evaluator = SampleEvaluator.Create(classifierPath, dataset, plan[0].Options.DataDir, threads);
         var rows = AblationEvaluation.Evaluate(dir, plan, backend, evaluator, count, batch: 250, seed, Console.Out);
         var seconds = AblationTraining.ReadSeconds(dir);

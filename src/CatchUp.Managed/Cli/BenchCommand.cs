@@ -24,25 +24,26 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
         var seed = new Option<ulong>("--seed") { Description = "Seed for weights, data and dropout", DefaultValueFactory = _ => 0UL };
         var profile = new Option<bool>("--profile") { Description = "Also print the time spent in each backend op" };
+        var device = DeviceOption.Create();
         var unet = new Command("unet", "Time N forward+backward passes of the network (MSE to a random target, dropout as configured)")
         {
-            model, batch, threads, steps, seed, profile,
+            model, batch, threads, steps, seed, profile, device,
         };
         unet.SetAction(r => CliApp.Guard(() => RunUnet(ModelLoading.LoadConfig(r.GetValue(model)!), r.GetValue(batch),
-            r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile))));
+            r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile), r.GetValue(device)!)));
         bench.Add(unet);
         bench.Add(CreateTrainStep());
         return bench;
     }
 
-    private static int RunUnet(SongUNetConfig config, int batch, int threads, int steps, ulong seed, bool profile)
+    private static int RunUnet(SongUNetConfig config, int batch, int threads, int steps, ulong seed, bool profile, string device)
     {
         if (batch < 1) throw new CliUsageException("--batch must be at least 1");
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
         if (steps < 1) throw new CliUsageException("--steps must be at least 1");
-        using var cpu = new CpuBackend(threads);
-        var profiler = profile ? new ProfilingBackend(cpu) : null;
-        IBackend backend = profiler ?? (IBackend)cpu;
+        using var device0 = DeviceOption.Open(device, threads);
+        var profiler = profile ? new ProfilingBackend(device0) : null;
+        IBackend backend = profiler ?? device0;
         using var net = new SongUNet(config, backend);
         net.Parameters.Initialize(seed);
         int r = config.ImgResolution;
@@ -83,7 +84,7 @@ internal static class BenchCommand
         if (profiler is not null) PrintProfile(profiler, times.Sum(), steps);
         // Backward costs two forward-sized products per layer (input and weight gradients): 3x forward in all.
         double gflops = 3.0 * forwardFlops / median / 1e9;
-        var peak = CpuPeak.Estimate(threads);
+        var peak = device0 is Backends.Cpu.CpuBackend ? CpuPeak.Estimate(threads) : new CpuPeak.Peak(double.NaN, "not estimated for GPUs");
         var result = new
         {
             bench = "unet",
@@ -95,11 +96,11 @@ internal static class BenchCommand
             s_per_step = Math.Round(median, 5),
             gflops = Math.Round(gflops, 1),
             gflop_per_sample_forward = Math.Round(forwardFlops / (double)batch / 1e9, 4),
-            peak_gflops = Math.Round(peak.Gflops, 0),
-            peak_fraction = Math.Round(gflops / peak.Gflops, 3),
+            peak_gflops = double.IsNaN(peak.Gflops) ? (double?)null : Math.Round(peak.Gflops, 0),
+            peak_fraction = double.IsNaN(peak.Gflops) ? (double?)null : Math.Round(gflops / peak.Gflops, 3),
             peak_basis = peak.Basis,
             allocated_bytes_per_step = allocatedPerStep,
-            backend = cpu.Name,
+            backend = device0.Name,
         };
         Console.WriteLine(JsonSerializer.Serialize(result));
         return 0;
@@ -115,9 +116,10 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
         var profile = new Option<bool>("--profile") { Description = "Also print the time spent in each backend op" };
+        var device = DeviceOption.Create();
         var command = new Command("train-step", "Time complete training steps (objective, backward, Adam, EMA) on random data")
         {
-            model, objective, rk, encoder, batch, threads, steps, profile,
+            model, objective, rk, encoder, batch, threads, steps, profile, device,
         };
         command.SetAction(r => CliApp.Guard(() =>
         {
@@ -128,17 +130,18 @@ internal static class BenchCommand
             };
             int order = r.GetValue(rk) switch { 12 => 1, 23 => 2, 34 => 3, var k => throw new CliUsageException($"--rk {k}: expected 12, 23 or 34") };
             var options = new ObjectiveOptions { Kind = kind, Order = order, Encoder = r.GetValue(encoder) };
-            return RunTrainStep(ModelLoading.LoadConfig(r.GetValue(model)!), options, r.GetValue(batch), r.GetValue(threads), r.GetValue(steps), r.GetValue(profile));
+            return RunTrainStep(ModelLoading.LoadConfig(r.GetValue(model)!), options, r.GetValue(batch), r.GetValue(threads), r.GetValue(steps), r.GetValue(profile),
+                r.GetValue(device)!);
         }));
         return command;
     }
 
-    private static int RunTrainStep(SongUNetConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile)
+    private static int RunTrainStep(SongUNetConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile, string device)
     {
         if (batch < 1 || threads < 1 || steps < 1) throw new CliUsageException("--batch, --threads and --steps must be at least 1");
-        using var cpu = new CpuBackend(threads);
-        var profiler = profile ? new ProfilingBackend(cpu) : null;
-        IBackend backend = profiler ?? (IBackend)cpu;
+        using var device0 = DeviceOption.Open(device, threads);
+        var profiler = profile ? new ProfilingBackend(device0) : null;
+        IBackend backend = profiler ?? device0;
         config = config with { ExtraHeads = Math.Max(config.ExtraHeads, options.ExtraHeads) };
         using var net = new SongUNet(config, backend);
         using var ema = new SongUNet(config, backend);
@@ -155,7 +158,7 @@ internal static class BenchCommand
         using var x0 = backend.FromArray(data, batch, config.InChannels, r, r);
 
         Console.WriteLine($"bench train-step: {options.Describe()}, {net.Parameters.ElementCount:N0} parameters" +
-            (encoder is null ? "" : $" + encoder {encoder.Network.Parameters.ElementCount:N0}") + $", batch {batch}, {cpu.Name}");
+            (encoder is null ? "" : $" + encoder {encoder.Network.Parameters.ElementCount:N0}") + $", batch {batch}, {device0.Name}");
         double Step(long i)
         {
             long start = Stopwatch.GetTimestamp();
@@ -191,7 +194,7 @@ internal static class BenchCommand
             samples_per_s = Math.Round(batch / median, 2),
             s_per_step = Math.Round(median, 5),
             allocated_bytes_per_step = allocated / steps,
-            backend = cpu.Name,
+            backend = device0.Name,
         }));
         return 0;
     }

@@ -19,6 +19,7 @@ public static class CliApp
             SampleCommand.Create(),
             BenchCommand.Create(),
             InceptionFeaturesCommand.Create(),
+            SelftestCommand.Create(),
         };
         try
         {
@@ -44,7 +45,7 @@ public static class CliApp
 
     private static bool IsUserError(Exception e) =>
         e is InvalidDataFileException or CliUsageException or FileNotFoundException or DirectoryNotFoundException
-            or UnauthorizedAccessException or IOException;
+            or UnauthorizedAccessException or IOException or Backends.Cuda.Interop.CudaException;
 }
 
 /// <summary>A problem with the command's arguments that the user must fix.</summary>

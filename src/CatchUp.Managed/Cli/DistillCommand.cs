@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
-using CatchUp.Backends.Cpu;
+using CatchUp.Backends;
 using CatchUp.Distillation;
 using CatchUp.Imaging;
 using CatchUp.IO;
@@ -27,19 +27,20 @@ internal static class DistillCommand
         var sam = new Option<bool>("--sam") { Description = "Add 0.1 * MSE(v(z,1), v_ema(z,1)) (v_ema: the distilled model's EMA)" };
         var seed = new Option<ulong>("--seed") { Description = "Seed for the noises, batches and dropout", DefaultValueFactory = _ => 0UL };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var device = DeviceOption.Create();
         var command = new Command("distill", "Distill a trained run into a one-step model (x0 = z - v(z, 1))")
         {
-            run, outDir, count, iterations, batch, lr, sam, seed, threads,
+            run, outDir, count, iterations, batch, lr, sam, seed, threads, device,
         };
         command.SetAction(r => CliApp.Guard(() => Run(r.GetValue(run)!, r.GetValue(outDir)!, new DistillOptions
         {
             Count = r.GetValue(count), IterationsPerStage = r.GetValue(iterations), Batch = r.GetValue(batch),
             LearningRate = r.GetValue(lr), Sam = r.GetValue(sam), Seed = r.GetValue(seed),
-        }, r.GetValue(threads))));
+        }, r.GetValue(threads), r.GetValue(device)!)));
         return command;
     }
 
-    private static int Run(string runDir, string outDir, DistillOptions o, int threads)
+    private static int Run(string runDir, string outDir, DistillOptions o, int threads, string device)
     {
         if (o.Count < 1 || o.IterationsPerStage < 1 || o.Batch < 1 || threads < 1 || !(o.LearningRate > 0))
             throw new CliUsageException("--count, --iterations-per-stage, --batch, --threads and --lr must be positive");
@@ -52,7 +53,7 @@ internal static class DistillCommand
         var ema = SafetensorsFile.Read(checkpoint).Tensors.Where(kv => kv.Key.StartsWith("ema.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key[4..], kv => kv.Value, StringComparer.Ordinal);
 
-        using var backend = new CpuBackend(threads);
+        using var backend = DeviceOption.Open(device, threads);
         using var teacher = new SongUNet(model, backend);
         using var student = new SongUNet(model, backend);
         using var studentEma = new SongUNet(model, backend);
@@ -95,7 +96,7 @@ internal static class DistillCommand
         return 0;
     }
 
-    private static void WriteOneStepGrid(SongUNet net, CpuBackend b, DistillOptions o, string path)
+    private static void WriteOneStepGrid(SongUNet net, IBackend b, DistillOptions o, string path)
     {
         var cfg = net.Config;
         int n = 64, r = cfg.ImgResolution;

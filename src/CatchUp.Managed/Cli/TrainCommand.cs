@@ -1,5 +1,4 @@
 using System.CommandLine;
-using CatchUp.Backends.Cpu;
 using CatchUp.Data;
 using CatchUp.Imaging;
 using CatchUp.IO;
@@ -45,11 +44,12 @@ internal static class TrainCommand
         var checkpointEvery = new Option<long?>("--checkpoint-every") { Description = "Checkpoint interval (iterations)" };
         var sampleEvery = new Option<long?>("--sample-every") { Description = "Sample-grid interval (iterations)" };
         var logEvery = new Option<long?>("--log-every") { Description = "metrics.jsonl interval (iterations)" };
+        var device = DeviceOption.Create();
         var command = new Command("train", "Train a few-step generative model (Catch-Up Distillation and baselines)")
         {
             preset, config, model, objective, from, rk, stepSize, teacher, encoder, encoderModel, weightPrior, dynamicWeight, discrete, data, dataset,
             outDir, resume, iterations, batch, lr, warmup, optimizer, weightDecay, emaDecay, emaStart, seed, threads,
-            checkpointEvery, sampleEvery, logEvery,
+            checkpointEvery, sampleEvery, logEvery, device,
         };
         command.SetAction(r => CliApp.Guard(() =>
         {
@@ -108,7 +108,7 @@ internal static class TrainCommand
             }
             try { o.Validate("command line"); }
             catch (InvalidDataFileException e) { throw new CliUsageException(e.Problem); }
-            return Run(o, r.GetValue(outDir), resumeDir);
+            return Run(o, r.GetValue(outDir), resumeDir, r.GetValue(device)!);
         }));
         return command;
     }
@@ -132,14 +132,14 @@ internal static class TrainCommand
         AnsiConsole.Write(table);
     }
 
-    internal static int Run(TrainingOptions o, string? outDir, string? resumeDir)
+    internal static int Run(TrainingOptions o, string? outDir, string? resumeDir, string device = "cpu")
     {
         string runDir = resumeDir ?? outDir ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{o.Objective.Describe()}");
         if (resumeDir is null && File.Exists(Checkpoint.PathIn(runDir)))
             throw new CliUsageException($"{runDir} already holds a run with a checkpoint; continue it with --resume {runDir} or choose another --out");
         Directory.CreateDirectory(runDir);
         var data = ImageDataset.Load(o.DataDir, DatasetArguments.Parse(o.Dataset), train: true);
-        using var backend = new CpuBackend(o.Threads);
+        using var backend = DeviceOption.Open(device, o.Threads);
         using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images));
         if (resumeDir is not null) trainer.Resume();
         AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), o.ToJson());

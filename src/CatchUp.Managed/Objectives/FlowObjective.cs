@@ -19,10 +19,9 @@ public sealed class FlowObjective : IDisposable
     private readonly NoiseEncoder? _encoder;
     private readonly IBackend _b;
     private readonly int _k;
-    private float[] _t = [], _dt = [], _mask = [], _oneMinusT = [], _tMinusDt = [], _noise = [];
-    private float[][] _c = [];
-    private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tMinusDtDev, _noiseDev, _z, _vStar, _y, _p, _zeros, _dVStar, _dx1, _tmp;
-    private readonly Tensor?[] _cDev = new Tensor?[4], _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
+    private float[] _t = [], _dt = [], _mask = [], _oneMinusT = [], _tPrime = [], _noise = [];
+    private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dVStar, _dx1, _tmp;
+    private readonly Tensor?[] _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
     private readonly Tensor?[] _dHeads = new Tensor?[2];
     private static readonly string[] TargetPasses = ["T1", "T2", "T3"];
 
@@ -67,8 +66,8 @@ public sealed class FlowObjective : IDisposable
         int n = x0.N;
         DrawTimes(rand, n);
         Upload(ref _tDev, _t, n); Upload(ref _oneMinusTDev, _oneMinusT, n);
-        Upload(ref _dtDev, _dt, n); Upload(ref _maskDev, _mask, n); Upload(ref _tMinusDtDev, _tMinusDt, n);
-        for (int j = 1; j <= Math.Max(_k, 1); j++) Upload(ref _cDev[j], _c[j], n);
+        Upload(ref _dtDev, _dt, n); Upload(ref _maskDev, _mask, n);
+        if (_o.NeedsPretrained) Upload(ref _tPrimeDev, _tPrime, n);
 
         // Noise x1: independent N(0, I), or the encoder's reparameterized coupling.
         if (_noise.Length != x0.Length) _noise = new float[x0.Length];
@@ -135,8 +134,7 @@ public sealed class FlowObjective : IDisposable
     {
         if (_t.Length != n)
         {
-            _t = new float[n]; _dt = new float[n]; _mask = new float[n]; _oneMinusT = new float[n]; _tMinusDt = new float[n];
-            _c = [new float[n], new float[n], new float[n], new float[n]];
+            _t = new float[n]; _dt = new float[n]; _mask = new float[n]; _oneMinusT = new float[n]; _tPrime = new float[n];
         }
         float eps = _o.TimeEpsilon;
         int tn = _o.CatchUpSteps;
@@ -154,11 +152,9 @@ public sealed class FlowObjective : IDisposable
             _t[i] = t;
             _oneMinusT[i] = 1 - t;
             _dt[i] = dt;
-            _tMinusDt[i] = t - dt;
             _mask[i] = t >= eps + Math.Max(_k, 1) * dt ? 1f : 0f;
-            for (int j = 1; j <= 3; j++) _c[j][i] = Math.Clamp(t - j * dt, eps, 1f);
-            if (_o.Kind == ObjectiveKind.Cd) _c[1][i] = Math.Clamp(t - 1f / tn, 1f / tn, 1f);   // t' of consistency distillation
-            if (_o.Kind == ObjectiveKind.Pd) _c[1][i] = t - 1f / tn;                            // PD's second Euler step
+            if (_o.Kind == ObjectiveKind.Cd) _tPrime[i] = Math.Clamp(t - 1f / tn, 1f / tn, 1f);   // t' of consistency distillation
+            if (_o.Kind == ObjectiveKind.Pd) _tPrime[i] = t - 1f / tn;                            // PD's second Euler step
         }
     }
 
@@ -170,55 +166,49 @@ public sealed class FlowObjective : IDisposable
 
     private Tensor Grad(Tensor?[] slots, int j) => _b.Ensure(ref slots[j], _z!.Shape);
 
-    /// <summary>v(input, time) of the teacher (main output), copied into <paramref name="destination"/>.</summary>
-    private void Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, Tensor destination, SongUNet? model = null)
+    /// <summary>v(input, time) of the teacher (main output); the tensor is the network's and valid until its next forward.</summary>
+    private Tensor Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, SongUNet? model = null)
     {
         var teacher = model ?? (_o.Teacher == TeacherKind.Ema ? _emaTeacher! : _net);
-        var v = teacher.Forward(input, time, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass)), computeHeads: false).V;
-        _b.Copy(v, destination);
+        return teacher.Forward(input, time, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass)), computeHeads: false).V;
     }
 
-    /// <summary>y = z - scale * dt * direction.</summary>
-    private Tensor Displace(Tensor z, Tensor direction, float scale)
+    /// <summary>The teacher at the catch-up point z - dt (c1 k1 + c2 k2 + c3 k3), time t - shift dt (clamped when asked).</summary>
+    private Tensor TeacherAt(Tensor z, CatchUpStep step, StepRandomness rand, string pass)
     {
+        var k = _kBuf;
         var y = _b.Ensure(ref _y, z.Shape);
-        _b.Copy(z, y);
-        _b.ScaleAddPerSample(direction, _dtDev, -scale, y, null, 1f);
-        return y;
+        var time = _b.Ensure(ref _timeDev, z.N);
+        _b.CatchUpPoint(z, k[0]!, step.C2 != 0f ? k[1] : null, step.C3 != 0f ? k[2] : null, _tDev!, _dtDev!, step, y, time);
+        return Teacher(y, time, rand, pass);
     }
+
+    private CatchUpStep Point(float c1, float c2, float c3, float shift, bool clamp = true) => new(c1, c2, c3, shift, clamp, _o.TimeEpsilon);
 
     private void ComputeCatchUpTargets(StepRandomness rand, Tensor z, Tensor vStar)
     {
         for (int j = 0; j < 3; j++) _b.Ensure(ref _kBuf[j], z.Shape);
         for (int j = 0; j < _k; j++) _b.Ensure(ref _targets[j], z.Shape);
         var k1 = _kBuf[0]!; var k2 = _kBuf[1]!; var k3 = _kBuf[2]!;
-        var p = _b.Ensure(ref _p, z.Shape);
-        Teacher(z, _tDev!, rand, "k1", k1);
+        _b.Copy(Teacher(z, _tDev!, rand, "k1"), k1);
+        // Each target is the teacher's v where the catch-up chain stays in [eps, 1] (mask), the ground truth v* elsewhere.
+        void Target(int j, CatchUpStep step) => _b.SelectPerSample(_maskDev!, TeacherAt(z, step, rand, TargetPasses[j - 1]), vStar, _targets[j - 1]!);
         switch (_k)
         {
             case 1:
-                Teacher(Displace(z, k1, 1f), _cDev[1]!, rand, "T1", _targets[0]!);
+                Target(1, Point(1f, 0f, 0f, 1f));
                 break;
             case 2:
-                Teacher(Displace(z, k1, 1f), _tMinusDtDev!, rand, "k2", k2);
-                _b.Copy(k1, p);
-                _b.Axpby(1f, k2, 1f, p);                               // p = k1 + k2
-                Teacher(Displace(z, p, 0.5f), _cDev[1]!, rand, "T1", _targets[0]!);
-                Teacher(Displace(z, p, 1f), _cDev[2]!, rand, "T2", _targets[1]!);
+                _b.Copy(TeacherAt(z, Point(1f, 0f, 0f, 1f, clamp: false), rand, "k2"), k2);   // k2 = v(z - h k1, t - dt)
+                Target(1, Point(0.5f, 0.5f, 0f, 1f));                                           // z - h (k1 + k2)/2
+                Target(2, Point(1f, 1f, 0f, 2f));                                               // z - h (k1 + k2)
                 break;
             case 3:
-                Teacher(Displace(z, k1, 1f), _cDev[1]!, rand, "k2", k2);
-                _b.Axpby(7f / 4f, k1, 0f, p);
-                _b.Axpby(1f / 4f, k2, 1f, p);                          // p = 7/4 k1 + 1/4 k2
-                Teacher(Displace(z, p, 1f), _cDev[2]!, rand, "k3", k3);
-                _b.Axpby(5f / 12f, k1, 0f, p);
-                _b.Axpby(2f / 3f, k2, 1f, p);
-                _b.Axpby(-1f / 12f, k3, 1f, p);                        // P = 5/12 k1 + 2/3 k2 - 1/12 k3
-                for (int j = 1; j <= 3; j++) Teacher(Displace(z, p, j), _cDev[j]!, rand, TargetPasses[j - 1], _targets[j - 1]!);
+                _b.Copy(TeacherAt(z, Point(1f, 0f, 0f, 1f), rand, "k2"), k2);
+                _b.Copy(TeacherAt(z, Point(7f / 4f, 1f / 4f, 0f, 2f), rand, "k3"), k3);
+                for (int j = 1; j <= 3; j++) Target(j, Point(j * 5f / 12f, j * 2f / 3f, -j / 12f, j));   // z - j h P
                 break;
         }
-        // Where the catch-up chain would leave [eps, 1], the target is the ground-truth velocity.
-        for (int j = 0; j < _k; j++) _b.SelectPerSample(_maskDev!, _targets[j]!, vStar, _targets[j]!);
     }
 
     /// <summary>
@@ -236,10 +226,10 @@ public sealed class FlowObjective : IDisposable
         _b.Axpby(-h, v, 1f, y);
         if (_o.Kind == ObjectiveKind.Cd)
         {
-            Teacher(y, _cDev[1]!, rand, "ema", target, _emaTeacher!);
+            _b.Copy(Teacher(y, _tPrimeDev!, rand, "ema", _emaTeacher!), target);
             return;
         }
-        v = _pretrained.Forward(y, _cDev[1]!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre2")), computeHeads: false).V;
+        v = _pretrained.Forward(y, _tPrimeDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre2")), computeHeads: false).V;
         _b.Axpby(-h, v, 1f, y);                  // y = z_{t - 2/TN}
         _b.Copy(z, target);
         _b.Axpby(-1f, y, 1f, target);
@@ -274,9 +264,9 @@ public sealed class FlowObjective : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { _tDev, _dtDev, _maskDev, _oneMinusTDev, _tMinusDtDev, _noiseDev, _z, _vStar, _y, _p, _zeros, _dVStar, _dx1, _tmp })
+        foreach (var t in new[] { _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dVStar, _dx1, _tmp })
             t?.Dispose();
-        foreach (var arr in new[] { _cDev, _kBuf, _targets, _dTeacher, _dGt })
+        foreach (var arr in new[] { _kBuf, _targets, _dTeacher, _dGt })
             foreach (var t in arr) t?.Dispose();
     }
 }

@@ -28,6 +28,7 @@ public sealed class Trainer : IDisposable
     private readonly NoiseEncoder? _encoder;
     private readonly FlowObjective _objective;
     private readonly AdamOptimizer _optimizer;
+    private Tensor[]? _grads;
     private readonly EmaTracker _emaTracker;
     private readonly Action<string, HostTensor>? _gridWriter;
     private readonly float[] _batchHost;
@@ -149,11 +150,11 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>One reduction over every gradient and one scalar back (on a GPU, one synchronization per step).</summary>
     private bool GradientsFinite()
     {
-        foreach (var p in _optimizer.Parameters)
-            if (!double.IsFinite(_b.SumSquares(p.Grad))) return false;
-        return true;
+        _grads ??= _optimizer.Parameters.Select(p => p.Grad).ToArray();
+        return double.IsFinite(_b.SumSquares(_grads));
     }
 
     /// <summary>Euler 1, 4 and 16 steps from fixed noise with the EMA weights, as PNG grids under samples/.</summary>

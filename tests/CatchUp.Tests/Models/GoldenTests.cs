@@ -1,3 +1,4 @@
+using CatchUp.Backends;
 using CatchUp.Backends.Cpu;
 using CatchUp.IO;
 using CatchUp.Models;
@@ -19,40 +20,30 @@ public class GoldenTests
     public void SmallDecoderMatchesPyTorchForwardAndGradients(int threads)
     {
         using var backend = new CpuBackend(threads);
-        var config = SongUNetConfig.Load(Golden("songunet_small.json"));
-        using var net = new SongUNet(config, backend);
-        StateDict.Load(net.Parameters, SafetensorsFile.Read(Golden("songunet_small_weights.safetensors")).Tensors, "golden");
-        var io = SafetensorsFile.Read(Golden("songunet_small_io.safetensors"));
+        SmallDecoderMatchesPyTorch(backend);
+    }
 
-        using var x = backend.FromArray(io.Get("x").Data, io.Get("x").Shape);
-        using var t = backend.FromArray(io.Get("t").Data, io.Get("t").Shape);
-        var output = net.Forward(x, t, new ForwardMode(SaveForBackward: true, Dropout: false, Seed: 0));
-        AssertClose("v", output.V.ToArray(), io.Get("v"), Tolerance);
-        AssertClose("features", output.Features.ToArray(), io.Get("features"), Tolerance);
-        AssertClose("head2", output.Heads[0].ToArray(), io.Get("head2"), Tolerance);
-        AssertClose("head3", output.Heads[1].ToArray(), io.Get("head3"), Tolerance);
+    /// <summary>The CUDA backend's code and kernels, run on the host emulation of the device.</summary>
+    [Cuda.EmulatorFact]
+    public void SmallDecoderMatchesPyTorchOnTheEmulatedCudaBackend()
+    {
+        using var backend = new Backends.Cuda.CudaBackend(new Cuda.EmulatedRuntime());
+        SmallDecoderMatchesPyTorch(backend);
+    }
 
-        // L = mse(v, tv) + mse(h2, t2) + mse(h3, t3) + mean(features * tf)
-        using var tv = backend.FromArray(io.Get("target_v").Data, io.Get("target_v").Shape);
-        using var t2 = backend.FromArray(io.Get("target2").Data, io.Get("target2").Shape);
-        using var t3 = backend.FromArray(io.Get("target3").Data, io.Get("target3").Shape);
-        using var dv = backend.Allocate(output.V.Shape);
-        using var dh2 = backend.Allocate(output.V.Shape);
-        using var dh3 = backend.Allocate(output.V.Shape);
-        float loss = backend.MseLoss(output.V, tv, dv, 1f) + backend.MseLoss(output.Heads[0], t2, dh2, 1f) + backend.MseLoss(output.Heads[1], t3, dh3, 1f);
-        var tf = io.Get("target_f");
-        var features = output.Features.ToArray();
-        double featureTerm = 0;
-        for (int i = 0; i < features.Length; i++) featureTerm += features[i] * (double)tf.Data[i];
-        loss += (float)(featureTerm / features.Length);
-        Assert.InRange(loss, io.Get("loss").Data[0] * (1 - 1e-4), io.Get("loss").Data[0] * (1 + 1e-4));
-        using var dFeatures = backend.FromArray(tf.Data.Select(v => v / features.Length).ToArray(), tf.Shape);
+    [Cuda.GpuFact]
+    public void SmallDecoderMatchesPyTorchOnTheGpu()
+    {
+        using var backend = new Backends.Cuda.CudaBackend();
+        SmallDecoderMatchesPyTorch(backend);
+    }
 
-        net.Parameters.ZeroGrad();
-        var dx = net.Backward(dv, [dh2, dh3], dFeatures, needInputGrad: true)!;
-        AssertClose("grad_x", dx.ToArray(), io.Get("grad_x"), Tolerance);
-        foreach (var p in net.Parameters.All)
-            AssertClose("grad." + p.Name, p.Grad.ToArray(), io.Get("grad." + p.Name), Tolerance);
+    /// <summary>Forward outputs, loss, dL/dx and every dL/dparam within 1e-4 of PyTorch (<see cref="PyTorchGoldenCheck"/>).</summary>
+    private static void SmallDecoderMatchesPyTorch(IBackend backend)
+    {
+        var results = PyTorchGoldenCheck.SmallDecoder(backend, Path.GetDirectoryName(Golden(PyTorchGoldenCheck.Config))!);
+        Assert.Equal(4, results.Count);
+        foreach (var r in results) Assert.True(r.Passed, $"{r.Check}: relative error {r.Error:E2} > {r.Tolerance:E0} at {r.Worst}");
     }
 
     [Fact]

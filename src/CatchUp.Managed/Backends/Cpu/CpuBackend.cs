@@ -118,9 +118,19 @@ public sealed unsafe class CpuBackend : IBackend
     public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar)
         => PerSampleKernels.ReparameterizeBackward(_pool, muLogvar, noise, dx1, dMuLogvar);
 
+    public void CatchUpPoint(Tensor z, Tensor k1, Tensor? k2, Tensor? k3, Tensor t, Tensor dt, CatchUpStep step, Tensor y, Tensor time)
+        => CatchUpKernels.Point(_pool, z, k1, k2, k3, t, dt, step, y, time);
+
     public void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec) => OptimizerKernels.Adam(_pool, param, grad, m, v, spec);
     public void EmaUpdate(Tensor ema, Tensor param, float decay) => OptimizerKernels.Ema(_pool, ema, param, decay);
     public double SumSquares(Tensor x) => OptimizerKernels.SumSquares(x);
+
+    public double SumSquares(IReadOnlyList<Tensor> tensors)
+    {
+        double sum = 0;
+        for (int i = 0; i < tensors.Count; i++) sum += OptimizerKernels.SumSquares(tensors[i]);
+        return sum;
+    }
 
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale) => LossKernels.Mse(_pool, a, b, grad, gradScale);
     public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale) => LossKernels.Kl(muLogvar, grad, gradScale);

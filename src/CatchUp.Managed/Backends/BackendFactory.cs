@@ -1,0 +1,51 @@
+using CatchUp.Backends.Cpu;
+using CatchUp.Backends.Cuda;
+using CatchUp.Backends.Cuda.Interop;
+
+namespace CatchUp.Backends;
+
+/// <summary>Opens the backend a <c>--device</c> value names and says which one it opened.</summary>
+public static class BackendFactory
+{
+    public static readonly string[] Devices = ["cpu", "cuda", "auto"];
+
+    /// <summary>
+    /// <c>cpu</c>: the CPU backend with <paramref name="threads"/> threads. <c>cuda</c>: the first GPU; without a driver or
+    /// a device a <see cref="CudaException"/> says why. <c>auto</c>: CUDA when a driver and a GPU are present and the
+    /// backend opens, the CPU otherwise. Writes "device: ..." with the choice and, for a CPU fallback, the reason.
+    /// </summary>
+    public static IBackend Create(string device, int threads, TextWriter log)
+    {
+        switch (device.Trim().ToLowerInvariant())
+        {
+            case "cpu":
+                return Cpu(threads, log, "");
+            case "cuda":
+                if (!CudaProbe.TryFindDevice(0, out var info, out string reason)) throw new CudaException($"--device cuda: no CUDA GPU ({reason})");
+                var cuda = new CudaBackend(0);
+                log.WriteLine($"device: cuda ({info})");
+                return cuda;
+            case "auto":
+                if (!CudaProbe.TryFindDevice(0, out var found, out string why)) return Cpu(threads, log, why);
+                try
+                {
+                    var gpu = new CudaBackend(0);
+                    log.WriteLine($"device: cuda ({found})");
+                    return gpu;
+                }
+                catch (Exception e) when (e is CudaException or DllNotFoundException or EntryPointNotFoundException)
+                {
+                    return Cpu(threads, log, $"CUDA GPU {found!.Name} present but unusable: {e.Message}");
+                }
+            default:
+                throw new ArgumentException($"--device {device}: expected cpu, cuda or auto");
+        }
+    }
+
+    private static CpuBackend Cpu(int threads, TextWriter log, string fallbackReason)
+    {
+        var cpu = new CpuBackend(threads);
+        log.WriteLine(fallbackReason.Length == 0 ? $"device: {cpu.Name}" : $"device: cpu ({fallbackReason}); {cpu.Name}");
+        return cpu;
+    }
+}

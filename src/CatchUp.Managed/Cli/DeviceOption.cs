@@ -1,0 +1,21 @@
+using System.CommandLine;
+using CatchUp.Backends;
+
+namespace CatchUp.Cli;
+
+/// <summary>The <c>--device cpu|cuda|auto</c> option shared by the commands that compute.</summary>
+internal static class DeviceOption
+{
+    public static Option<string> Create() => new("--device")
+    {
+        Description = "cpu | cuda | auto (CUDA when a driver and a GPU are present, else CPU)",
+        DefaultValueFactory = _ => "auto",
+    };
+
+    /// <summary>Opens the backend; an unknown name is a usage error, an unusable GPU a one-line error (exit 1).</summary>
+    public static IBackend Open(string device, int threads)
+    {
+        try { return BackendFactory.Create(device, threads, Console.Out); }
+        catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+    }
+}
