@@ -20,7 +20,7 @@ public sealed class FlowObjective : IDisposable
     private readonly IBackend _b;
     private readonly int _k;
     private float[] _t = [], _dt = [], _mask = [], _oneMinusT = [], _tPrime = [], _noise = [];
-    private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dVStar, _dx1, _tmp;
+    private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dx1, _tmp;
     private readonly Tensor?[] _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
     private readonly Tensor?[] _dHeads = new Tensor?[2];
     private static readonly string[] TargetPasses = ["T1", "T2", "T3"];
@@ -264,7 +264,7 @@ public sealed class FlowObjective : IDisposable
 
     public void Dispose()
     {
-        foreach (var t in new[] { _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dVStar, _dx1, _tmp })
+        foreach (var t in new[] { _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dx1, _tmp })
             t?.Dispose();
         foreach (var arr in new[] { _kBuf, _targets, _dTeacher, _dGt })
             foreach (var t in arr) t?.Dispose();
