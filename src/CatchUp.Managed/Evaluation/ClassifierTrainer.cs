@@ -44,8 +44,8 @@ public sealed class ClassifierTrainer : IDisposable
         options.Validate();
         _o = options;
         _b = backend;
-        var config = ClassifierConfig.For(train.Channels, train.Height) with { Widths = options.Widths ?? ClassifierConfig.DefaultWidths };
         if (train.Height != train.Width) throw new ArgumentException($"the classifier takes square images, {train.Source} has {train.Height}x{train.Width}");
+        var config = ClassifierConfig.For(train.Channels, train.Height) with { Widths = options.Widths ?? ClassifierConfig.DefaultWidths };
         Network = new ClassifierNetwork(config, backend);
         Network.Parameters.Initialize(options.Seed);
         _optimizer = new AdamOptimizer(backend, Network.Parameters.All);
