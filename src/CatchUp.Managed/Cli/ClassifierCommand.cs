@@ -17,8 +17,8 @@ internal static class ClassifierCommand
         var data = new Option<string?>("--data") { Description = "Dataset directory (default: Debian's Fashion-MNIST)" };
         var dataset = new Option<string?>("--dataset") { Description = "fashion-mnist | mnist | cifar10 (default: detected from --data)" };
         var outPath = new Option<string?>("--out") { Description = "Classifier file to write (default classifier-<dataset>.safetensors)" };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training split", DefaultValueFactory = _ => 3 };
-        var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 128 };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training split", DefaultValueFactory = _ => 4 };
+        var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 64 };
         var lr = new Option<float>("--lr") { Description = "Peak Adam learning rate (linear warm-up, cosine decay)", DefaultValueFactory = _ => 2e-3f };
         var seed = new Option<ulong>("--seed") { Description = "Seed: weights and data order", DefaultValueFactory = _ => 0UL };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };

@@ -7,7 +7,7 @@ namespace CatchUp.Evaluation;
 
 /// <summary>How the evaluation classifier is trained. The learning rate warms up linearly over the first
 /// <see cref="WarmupFraction"/> of the iterations, then follows a cosine decay to zero.</summary>
-public sealed record ClassifierTrainingOptions(int Epochs = 3, int Batch = 128, float LearningRate = 2e-3f, ulong Seed = 0, int[]? Widths = null)
+public sealed record ClassifierTrainingOptions(int Epochs = 4, int Batch = 64, float LearningRate = 2e-3f, ulong Seed = 0, int[]? Widths = null)
 {
     public const double WarmupFraction = 0.02;
 
@@ -44,8 +44,8 @@ public sealed class ClassifierTrainer : IDisposable
         options.Validate();
         _o = options;
         _b = backend;
-        var config = ClassifierConfig.For(train.Channels, train.Height) with { Widths = options.Widths ?? ClassifierConfig.DefaultWidths };
         if (train.Height != train.Width) throw new ArgumentException($"the classifier takes square images, {train.Source} has {train.Height}x{train.Width}");
+        var config = ClassifierConfig.For(train.Channels, train.Height) with { Widths = options.Widths ?? ClassifierConfig.DefaultWidths };
         Network = new ClassifierNetwork(config, backend);
         Network.Parameters.Initialize(options.Seed);
         _optimizer = new AdamOptimizer(backend, Network.Parameters.All);

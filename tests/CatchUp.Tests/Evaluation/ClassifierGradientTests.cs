@@ -45,6 +45,23 @@ public class ClassifierGradientTests
     }
 
     [Fact]
+    public void Takes32x32RgbImagesAndPoolsTheLastStageIntoFeatures()
+    {
+        var config = ClassifierConfig.For(3, 32) with { Widths = [8, 16, 32] };
+        using var backend = new CpuBackend(2);
+        using var net = new ClassifierNetwork(config, backend);
+        net.Parameters.Initialize(3);
+        using var x = backend.FromArray(GradCheck.Random(2 * 3 * 32 * 32, 5), 2, 3, 32, 32);
+        var logits = net.Forward(x);
+        Assert.Equal([2, 10], logits.Shape.ToArray());
+        Assert.Equal([2, 32], net.Features.Shape.ToArray());
+        Assert.Equal(8, config.FinalResolution);
+        Assert.All(logits.ToArray(), v => Assert.True(float.IsFinite(v)));
+        using var gray = backend.FromArray(new float[2 * 32 * 32], 2, 1, 32, 32);
+        Assert.Throws<ArgumentException>(() => net.Forward(gray));
+    }
+
+    [Fact]
     public void CrossEntropyGradientIsSoftmaxMinusOneHotOverN()
     {
         float[] logits = [1, 2, 0.5f, -1, 0, 3];

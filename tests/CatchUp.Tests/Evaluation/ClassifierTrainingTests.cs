@@ -31,6 +31,20 @@ public class ClassifierTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SteadyStateTrainingStepsAllocateNothing()
+    {
+        using var fixture = new EvaluationFixture();
+        var train = ImageDataset.Load(fixture.DataDir, DatasetKind.Mnist, train: true);
+        using var backend = new CpuBackend(2);
+        using var trainer = new ClassifierTrainer(new ClassifierTrainingOptions(Batch: 16, Widths: [8, 16]), backend, train);
+        trainer.Step(1e-3);
+        trainer.Step(1e-3);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5; i++) trainer.Step(1e-3);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void ScheduleWarmsUpThenDecaysToZero()
     {
         var o = new ClassifierTrainingOptions(LearningRate: 1e-3f);
