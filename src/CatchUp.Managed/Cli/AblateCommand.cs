@@ -56,7 +56,7 @@ internal static class AblateCommand
             if (!File.Exists(classifierPath))
             {
                 Console.WriteLine($"== evaluation classifier: training {classifierPath} ==");
-                int exit = ClassifierCommand.Train(plan[0].Options.DataDir, dataset, classifierPath, new ClassifierTrainingOptions(3, 128, 2e-3f, seed), threads, null);
+                int exit = ClassifierCommand.Train(plan[0].Options.DataDir, dataset, classifierPath, new ClassifierTrainingOptions(Seed: seed), threads, null);
                 if (exit != 0) return exit;
             }
         }

@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CatchUp.Data;
 using CatchUp.Evaluation;
+using CatchUp.Evaluation.Inception;
 using CatchUp.IO;
 
 namespace CatchUp.Cli;
@@ -19,16 +21,18 @@ internal static class EvalCommand
         var realCount = new Option<int?>("--real-count") { Description = "Use the first N real test images (default: all)" };
         var outPath = new Option<string?>("--out") { Description = "Write the metrics JSON here" };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var inception = new Option<string?>("--inception") { Description = "Also FID, precision and recall on Inception-v3 pool3 features: pytorch-fid's weights as safetensors" };
         var command = new Command("eval", "Score generated samples: FID, IS, precision and recall in the classifier's feature space")
         {
-            samples, classifier, data, dataset, realCount, outPath, threads,
+            samples, classifier, data, dataset, realCount, outPath, threads, inception,
         };
         command.SetAction(r => CliApp.Guard(() => Run(r.GetValue(samples)!, r.GetValue(classifier)!, r.GetValue(data), r.GetValue(dataset),
-            r.GetValue(realCount), r.GetValue(outPath), r.GetValue(threads))));
+            r.GetValue(realCount), r.GetValue(outPath), r.GetValue(threads), r.GetValue(inception))));
         return command;
     }
 
-    private static int Run(string samplesPath, string classifierPath, string? dataDir, string? datasetName, int? realCount, string? outPath, int threads)
+    private static int Run(string samplesPath, string classifierPath, string? dataDir, string? datasetName, int? realCount, string? outPath, int threads,
+        string? inceptionPath)
     {
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
         if (realCount is < 2) throw new CliUsageException("--real-count must be at least 2");
@@ -48,12 +52,22 @@ internal static class EvalCommand
 
         string dataset = datasetName ?? metadata.Dataset;
         EvaluationScores scores;
+        EvaluationScores? inceptionScores = null;
         int realUsed;
         try
         {
-            using var evaluator = SampleEvaluator.Create(classifierPath, dataset, dataDir, threads, realCount, Console.Out);
-            realUsed = evaluator.RealCount;
-            scores = evaluator.Evaluate(x.Data, count, cfg.InChannels, cfg.Resolution, cfg.Resolution);
+            using (var evaluator = SampleEvaluator.Create(classifierPath, dataset, dataDir, threads, realCount, Console.Out))
+            {
+                realUsed = evaluator.RealCount;
+                scores = evaluator.Evaluate(x.Data, count, cfg.InChannels, cfg.Resolution, cfg.Resolution);
+            }
+            if (inceptionPath is not null)
+            {
+                var kind = DatasetArguments.Parse(dataset);
+                using var evaluator = SampleEvaluator.Create(InceptionFeatureExtractor.Load(inceptionPath, threads), inceptionPath, dataset,
+                    () => ImageDataset.Load(dataDir, kind, train: false), threads, realCount, Console.Out);
+                inceptionScores = evaluator.Evaluate(x.Data, count, cfg.InChannels, cfg.Resolution, cfg.Resolution);
+            }
         }
         catch (ArgumentException e)
         {
@@ -90,6 +104,18 @@ internal static class EvalCommand
         Console.WriteLine($"  IS_{s}        {scores.InceptionScore:F3} +- {scores.InceptionScoreStd:F3}");
         Console.WriteLine($"  precision_{s} {scores.Precision:F4}");
         Console.WriteLine($"  recall_{s}    {scores.Recall:F4}");
+        if (inceptionScores is { } inc)
+        {
+            string i = inc.FeatureSpace;
+            json[$"fid_{i}"] = Number(inc.Fid);
+            json[$"precision_{i}"] = Number(inc.Precision);
+            json[$"recall_{i}"] = Number(inc.Recall);
+            json["inception_weights"] = inceptionPath;
+            Console.WriteLine($"{i} feature space (2048-d, pytorch-fid's FID Inception-v3), the same images:");
+            Console.WriteLine($"  FID_{i}       {inc.Fid:F3}");
+            Console.WriteLine($"  precision_{i} {inc.Precision:F4}");
+            Console.WriteLine($"  recall_{i}    {inc.Recall:F4}");
+        }
         string text = json.ToJsonString();
         if (outPath is not null)
         {

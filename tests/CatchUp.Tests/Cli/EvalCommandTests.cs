@@ -1,5 +1,7 @@
 using System.Text.Json;
 using CatchUp.Evaluation;
+using CatchUp.Evaluation.Inception;
+using CatchUp.Tests.Evaluation.Inception;
 using CatchUp.IO;
 using CatchUp.Tests.Evaluation;
 using Xunit;
@@ -51,6 +53,34 @@ public class EvalCommandTests : IDisposable
         Assert.Equal(root.GetProperty("fid_classifier").GetDouble(), line.RootElement.GetProperty("fid_classifier").GetDouble());
         Assert.Contains("FID_classifier", stdout);
         Assert.True(File.Exists(RealFeatureCache.PathFor(_f.ClassifierPath, "mnist")));
+    }
+
+    [Fact]
+    public void InceptionFidEqualsTheFrechetDistanceOfInceptionFeatures()
+    {
+        // 8 samples: the first 8 real test images, brightened, so the distance is clearly non-zero.
+        var real = _f.TestImages();
+        int n = 8, size = EvaluationFixture.Side * EvaluationFixture.Side;
+        var fake = real.AsSpan(0, n * size).ToArray().Select(v => Math.Min(v + 0.5f, 1f)).ToArray();
+        string samples = Samples(new HostTensor([n, 1, 8, 8], fake));
+        string weights = DeterministicInceptionWeights.Write(_f.File("inception.safetensors"));
+        string json = _f.File("inception-metrics.json");
+
+        var (exit, stdout, stderr) = Run(Args(samples, "--inception", weights, "--out", json));
+
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        double fid = doc.RootElement.GetProperty("fid_inception_v3_pool3").GetDouble();
+        Assert.True(doc.RootElement.TryGetProperty("fid_classifier", out _));
+        Assert.Contains("FID_inception_v3_pool3", stdout);
+        using var inception = InceptionV3Features.Load(weights, 2);
+        var realFeatures = new double[EvaluationFixture.TestCount * 2048];
+        var fakeFeatures = new double[n * 2048];
+        inception.Extract(real, EvaluationFixture.TestCount, 1, 8, 8, realFeatures);
+        inception.Extract(fake, n, 1, 8, 8, fakeFeatures);
+        double expected = FrechetDistance.Compute(FeatureStatistics.Of(fakeFeatures, 2048), FeatureStatistics.Of(realFeatures, 2048));
+        Assert.True(expected > 1e-3, $"the test needs a non-zero distance, got {expected}");
+        Assert.Equal(expected, fid, expected * 1e-6);
     }
 
     [Fact]
