@@ -33,9 +33,10 @@ Task("Kernels")
         string sudo = root ? "" : "sudo -n ";
         StartProcess("sh", $"-c \"{sudo}apt-get update -q\"");
         int install = StartProcess("sh", $"-c \"DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -q --no-install-recommends clang-14\"");
-        if (install != 0 || !Has("clang-14")) throw new Exception("could not install clang-14 (needs apt and root); install nvcc or clang-14 to build the CUDA kernels");
+        if (install != 0 || !Has("clang-14"))
+            Warning("could not install clang-14 (needs apt and root): keeping the committed PTX in native/ptx/ (the tests check it matches the sources); install nvcc or clang-14 to rebuild it");
     }
-    if (StartProcess("native/build-ptx.sh") != 0) throw new Exception("native/build-ptx.sh failed");
+    if ((Has("nvcc") || Has("clang-14")) && StartProcess("native/build-ptx.sh") != 0) throw new Exception("native/build-ptx.sh failed");
     // The same kernels compiled for the host (native/build/, not committed): the emulated CUDA-backend tests use it.
     if (StartProcess("native/build-emulator.sh") != 0) throw new Exception("native/build-emulator.sh failed");
 });
