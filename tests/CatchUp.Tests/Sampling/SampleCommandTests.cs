@@ -5,6 +5,7 @@ using CatchUp.IO;
 using CatchUp.Models;
 using CatchUp.Sampling;
 using CatchUp.Training;
+using CatchUp.Tests.Cli;
 using Xunit;
 using static CatchUp.Tests.Models.NetworkTestKit;
 
@@ -24,19 +25,7 @@ public sealed class SampleCommandTests : IDisposable
         AttnResolutions = [], Dropout = 0.1, PriorShakedrop = true, Phi = 0.75,
     };
 
-    private static (int Exit, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        var (previousOut, previousError) = (Console.Out, Console.Error);
-        Console.SetOut(output);
-        Console.SetError(error);
-        try { return (CliApp.Run(args), output.ToString(), error.ToString()); }
-        finally
-        {
-            Console.SetOut(previousOut);
-            Console.SetError(previousError);
-        }
-    }
+    private static (int Exit, string Stdout, string Stderr) Run(params string[] args) => CliRunner.Run(args);
 
     /// <summary>Writes M.json and W.safetensors (random weights, reference names) and returns their paths.</summary>
     private (string Model, string Weights) WriteModel(SongUNetConfig config, string name, ulong seed)
