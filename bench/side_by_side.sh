@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 out=${1:-/dev/stdout}
 steps=${STEPS:-10}
 catchup="dotnet src/CatchUp.Managed/bin/Release/net10.0/catchup.dll"
-for round in 1 2; do
+for round in ${ROUNDS:-1 2 3}; do
   echo "# round $round, load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out"
   $catchup bench unet --model mnist-paper --batch 64 --threads 2 --steps "$steps" | tail -1 | sed 's/^/catchup unet /' >> "$out"
   /usr/bin/python3 bench/pytorch/bench_unet.py --batch 64 --threads 2 --steps "$steps" | tail -1 | sed 's/^/pytorch fwdbwd /' >> "$out"
