@@ -147,6 +147,9 @@ internal static class SampleCommand
             ["head"] = q.Head.ToString(CultureInfo.InvariantCulture),
             ["source"] = loaded.Source,
         };
+        // Straightness rides along in the samples' metadata, so `catchup eval` reports it beside the scores.
+        double? straightness = trajectory?.Straightness;
+        if (straightness is double st) metadata["straightness"] = st.ToString("R", CultureInfo.InvariantCulture);
         SafetensorsFile.Write(Path.Combine(q.Out, "samples.safetensors"), new Dictionary<string, HostTensor> { ["x"] = new(imageShape, s.X) }, metadata);
         var written = new List<string> { "samples.safetensors" };
 
@@ -163,7 +166,6 @@ internal static class SampleCommand
         }
         else Console.WriteLine($"no PNGs: images with {s.Channels} channels are neither gray nor RGB");
 
-        double? straightness = null;
         if (trajectory is not null)
         {
             SafetensorsFile.Write(Path.Combine(q.Out, "trajectory.safetensors"), new Dictionary<string, HostTensor>
@@ -172,7 +174,6 @@ internal static class SampleCommand
                 ["x0_hat"] = new([trajectory.Steps, .. imageShape], Concat(trajectory.X0Hat)),
                 ["t"] = new([trajectory.Steps + 1], trajectory.Times.Select(t => (float)t).ToArray()),
             }, metadata);
-            straightness = trajectory.Straightness;
             written.Add("trajectory.safetensors");
             Console.WriteLine($"trajectory: {trajectory.Steps} steps, straightness {straightness:G6}");
         }

@@ -108,8 +108,12 @@ public sealed class SampleCommandTests : IDisposable
         Assert.Equal(x.Data, trajectory.Get("z").Data.AsSpan(3 * 5 * 64).ToArray());
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "sample.json")));
-        Assert.True(json.RootElement.GetProperty("straightness").GetDouble() > 0);
+        double straightness = json.RootElement.GetProperty("straightness").GetDouble();
+        Assert.True(straightness > 0);
         Assert.Equal(3, json.RootElement.GetProperty("trajectory_steps").GetInt32());
+        // The samples file carries it too, for `catchup eval` to pass through.
+        var metadata = SafetensorsFile.Read(Path.Combine(outDir, "samples.safetensors")).Metadata;
+        Assert.Equal(straightness, double.Parse(metadata["straightness"], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [Fact]
