@@ -44,20 +44,15 @@ internal static class DistillCommand
     {
         if (o.Count < 1 || o.IterationsPerStage < 1 || o.Batch < 1 || threads < 1 || !(o.LearningRate > 0))
             throw new CliUsageException("--count, --iterations-per-stage, --batch, --threads and --lr must be positive");
-        string configPath = Path.Combine(runDir, "config.json");
-        if (!File.Exists(configPath)) throw new CliUsageException($"--run {runDir}: not a run directory (no config.json)");
-        var options = TrainingOptions.Load(configPath, TrainingOptions.Quick);
-        var model = options.ModelWithHeads;
-        string checkpoint = Checkpoint.PathIn(runDir);
-        if (!File.Exists(checkpoint)) throw new InvalidDataFileException(checkpoint, "missing: train the run first");
-        var ema = SafetensorsFile.Read(checkpoint).Tensors.Where(kv => kv.Key.StartsWith("ema.", StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[4..], kv => kv.Value, StringComparer.Ordinal);
+        var options = ModelLoading.LoadRunOptions(runDir);
+        var ema = ModelLoading.LoadRun(options, runDir, "ema.");
+        var model = ema.Config;
 
         using var backend = DeviceOption.Open(device, threads);
         using var teacher = new SongUNet(model, backend);
         using var student = new SongUNet(model, backend);
         using var studentEma = new SongUNet(model, backend);
-        foreach (var net in new[] { teacher, student, studentEma }) StateDict.Load(net.Parameters, ema, checkpoint);
+        foreach (var net in new[] { teacher, student, studentEma }) StateDict.Load(net.Parameters, ema.Weights, ema.Source);
 
         var distiller = new OneStepDistiller(student, studentEma, o);
         var clock = Stopwatch.StartNew();

@@ -30,12 +30,20 @@ internal static class ModelLoading
         return new LoadedModel(config, weights.Tensors, weightsPath);
     }
 
-    /// <summary>A training run's model (config.json) and one of its checkpoint's weight sets: <c>ema.</c> or <c>model.</c>.</summary>
-    public static LoadedModel LoadRun(string runDir, string prefix)
+    /// <summary>A training run's config.json.</summary>
+    public static TrainingOptions LoadRunOptions(string runDir)
     {
         string configPath = Path.Combine(runDir, "config.json");
         if (!File.Exists(configPath)) throw new CliUsageException($"--run {runDir}: not a run directory (no config.json)");
-        var options = TrainingOptions.Load(configPath, TrainingOptions.Quick);
+        return TrainingOptions.Load(configPath, TrainingOptions.Quick);
+    }
+
+    /// <summary>A training run's model (config.json) and one of its checkpoint's weight sets: <c>ema.</c> or <c>model.</c>.</summary>
+    public static LoadedModel LoadRun(string runDir, string prefix) => LoadRun(LoadRunOptions(runDir), runDir, prefix);
+
+    /// <summary>As above, for a run whose options are already loaded.</summary>
+    public static LoadedModel LoadRun(TrainingOptions options, string runDir, string prefix)
+    {
         string checkpoint = Checkpoint.PathIn(runDir);
         if (!File.Exists(checkpoint)) throw new InvalidDataFileException(checkpoint, "missing: train the run first");
         var weights = SafetensorsFile.Read(checkpoint).Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
