@@ -13,23 +13,25 @@ public static class BackendFactory
     /// <c>cpu</c>: the CPU backend with <paramref name="threads"/> threads. <c>cuda</c>: the first GPU; without a driver or
     /// a device a <see cref="CudaException"/> says why. <c>auto</c>: CUDA when a driver and a GPU are present and the
     /// backend opens, the CPU otherwise. Writes "device: ..." with the choice and, for a CPU fallback, the reason.
+    /// A data-parallel rank passes its <paramref name="localRank"/>: it uses GPU (local rank mod device count).
     /// </summary>
-    public static IBackend Create(string device, int threads, TextWriter log)
+    public static IBackend Create(string device, int threads, TextWriter log, int localRank = 0)
     {
+        int ordinal = localRank == 0 ? 0 : localRank % Math.Max(1, CudaProbe.DeviceCount());
         switch (device.Trim().ToLowerInvariant())
         {
             case "cpu":
                 return Cpu(threads, log, "");
             case "cuda":
-                if (!CudaProbe.TryFindDevice(0, out var info, out string reason)) throw new CudaException($"--device cuda: no CUDA GPU ({reason})");
-                var cuda = new CudaBackend(0);
+                if (!CudaProbe.TryFindDevice(ordinal, out var info, out string reason)) throw new CudaException($"--device cuda: no CUDA GPU ({reason})");
+                var cuda = new CudaBackend(ordinal);
                 log.WriteLine($"device: cuda ({info})");
                 return cuda;
             case "auto":
-                if (!CudaProbe.TryFindDevice(0, out var found, out string why)) return Cpu(threads, log, why);
+                if (!CudaProbe.TryFindDevice(ordinal, out var found, out string why)) return Cpu(threads, log, why);
                 try
                 {
-                    var gpu = new CudaBackend(0);
+                    var gpu = new CudaBackend(ordinal);
                     log.WriteLine($"device: cuda ({found})");
                     return gpu;
                 }

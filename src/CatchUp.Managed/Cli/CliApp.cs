@@ -43,8 +43,8 @@ public static class CliApp
         }
     }
 
-    private static bool IsUserError(Exception e) =>
-        e is InvalidDataFileException or CliUsageException or FileNotFoundException or DirectoryNotFoundException
+    internal static bool IsUserError(Exception e) =>
+        e is InvalidDataFileException or CliUsageException or Distributed.MpiException or FileNotFoundException or DirectoryNotFoundException
             or UnauthorizedAccessException or IOException or Backends.Cuda.Interop.CudaException;
 }
 

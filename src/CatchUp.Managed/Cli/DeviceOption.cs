@@ -13,9 +13,10 @@ internal static class DeviceOption
     };
 
     /// <summary>Opens the backend; an unknown name is a usage error, an unusable GPU a one-line error (exit 1).</summary>
-    public static IBackend Open(string device, int threads)
+    public static IBackend Open(string device, int threads, Distributed.ICommunicator? communicator = null)
     {
-        try { return BackendFactory.Create(device, threads, Console.Out); }
+        var comm = communicator ?? Distributed.SingleProcessCommunicator.Instance;
+        try { return BackendFactory.Create(device, threads, comm.IsRoot ? Console.Out : TextWriter.Null, comm.LocalRank); }
         catch (ArgumentException e) { throw new CliUsageException(e.Message); }
     }
 }

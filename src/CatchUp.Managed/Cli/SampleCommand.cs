@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using CatchUp.Backends;
 using CatchUp.Backends.Cpu;
+using CatchUp.Distributed;
 using CatchUp.Imaging;
 using CatchUp.IO;
 using CatchUp.Models;
@@ -19,7 +20,7 @@ internal static class SampleCommand
 
     private sealed record Request(
         string? Run, bool NoEma, string? Model, string? Weights, string Solver, int? Nfe, int Head, int Count, int Batch,
-        ulong Seed, string? Noise, double Rtol, double Atol, int Threads, string Out, bool Png, bool SaveTrajectory, string Device);
+        ulong Seed, string? Noise, double Rtol, double Atol, int Threads, string Out, bool Png, bool SaveTrajectory, string Device, string Distributed);
 
     public static Command Create()
     {
@@ -41,45 +42,60 @@ internal static class SampleCommand
         var png = new Option<bool>("--png") { Description = "Also write images/00000.png, ... (one per image)" };
         var trajectory = new Option<bool>("--save-trajectory") { Description = "Write trajectory.safetensors (z and x0_hat of every step) and the straightness" };
         var device = DeviceOption.Create();
+        var distributed = DistributedOption.Create();
         var command = new Command("sample", "Generate images: integrate dz/dt = v(z, t) from noise at t = 1 to t = 0")
         {
-            run, noEma, model, weights, solver, nfe, head, count, batch, seed, noise, rtol, atol, threads, outDir, png, trajectory, device,
+            run, noEma, model, weights, solver, nfe, head, count, batch, seed, noise, rtol, atol, threads, outDir, png, trajectory, device, distributed,
         };
         command.SetAction(r => CliApp.Guard(() => Run(new Request(
             r.GetValue(run), r.GetValue(noEma), r.GetValue(model), r.GetValue(weights), r.GetValue(solver)!, r.GetValue(nfe), r.GetValue(head),
             r.GetValue(count), r.GetValue(batch), r.GetValue(seed), r.GetValue(noise), r.GetValue(rtol), r.GetValue(atol), r.GetValue(threads),
-            r.GetValue(outDir)!, r.GetValue(png), r.GetValue(trajectory), r.GetValue(device)!))));
+            r.GetValue(outDir)!, r.GetValue(png), r.GetValue(trajectory), r.GetValue(device)!, r.GetValue(distributed)!))));
         return command;
     }
 
-    private static int Run(Request q)
+    private static int Run(Request q) => DistributedOption.Run(q.Distributed, comm => Run(q, comm));
+
+    private static int Run(Request q, ICommunicator comm)
     {
         var settings = ValidateFlags(q);
+        if (comm.Size > 1 && q.SaveTrajectory) throw new CliUsageException("--save-trajectory runs in one process (without mpirun)");
+        var log = comm.IsRoot ? Console.Out : TextWriter.Null;
         var loaded = LoadModel(q);
         var cfg = loaded.Config;
         int c = cfg.InChannels, r = cfg.ImgResolution;
-        var (noise, count) = q.Noise is null
-            ? (SampleGenerator.Noise(q.Seed, q.Count, c, r, r), q.Count)
-            : ReadNoise(q.Noise, c, r);
+        // One process draws all the noise; each rank of several draws only its batches' images.
+        var (noise, count) = q.Noise is not null ? ReadNoise(q.Noise, c, r)
+            : comm.Size == 1 ? (SampleGenerator.Noise(q.Seed, q.Count, c, r, r), q.Count) : ([], q.Count);
         if (q.SaveTrajectory && q.Solver == "rk45" && q.Batch < count)
             throw new CliUsageException($"--save-trajectory with rk45 needs one batch (--batch >= {count}): its step sizes differ from batch to batch");
 
-        using var backend = DeviceOption.Open(q.Device, q.Threads);
+        using var backend = DeviceOption.Open(q.Device, q.Threads, comm);
         using var net = new SongUNet(cfg, backend);
         StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
         if (q.Head > net.HeadCount + 1)
             throw new CliUsageException($"--head {q.Head}: {loaded.Source} has {NetworkVelocityField.HeadOptions(net)}");
 
         int nfe = q.Nfe ?? 0;
-        if (q.Solver == "rk45" && q.Nfe is not null) Console.WriteLine($"rk45 chooses its own steps: --nfe {q.Nfe} is ignored");
-        Console.WriteLine($"sample: {count} images of {c}x{r}x{r} with {q.Solver}{(q.Solver == "rk45" ? $" (rtol {q.Rtol:G3}, atol {q.Atol:G3})" : $" NFE {nfe}")}, head {q.Head}, batch {q.Batch}, {q.Threads} threads");
+        if (q.Solver == "rk45" && q.Nfe is not null) log.WriteLine($"rk45 chooses its own steps: --nfe {q.Nfe} is ignored");
+        log.WriteLine($"sample: {count} images of {c}x{r}x{r} with {q.Solver}{(q.Solver == "rk45" ? $" (rtol {q.Rtol:G3}, atol {q.Atol:G3})" : $" NFE {nfe}")}, head {q.Head}, batch {q.Batch}, {q.Threads} threads" +
+            (comm.Size > 1 ? $" x {comm.Size} ranks ({comm.Name})" : ""));
         var clock = Stopwatch.StartNew();
-        var progress = new ProgressPrinter(count, clock);
+        var progress = new ProgressPrinter(count, clock, log);
         GeneratedSamples samples;
         SampledTrajectory? trajectory = null;
         try
         {
-            if (q.SaveTrajectory)
+            if (comm.Size > 1)
+            {
+                float[] fileNoise = noise;
+                float[] NoiseFor(int first, int m) => q.Noise is null ? SampleGenerator.Noise(q.Seed, first, m, c, r, r)
+                    : fileNoise.AsSpan(first * c * r * r, m * c * r * r).ToArray();
+                var gathered = DistributedSampling.Generate(comm, net, q.Solver, nfe, q.Head, NoiseFor, count, q.Batch, settings, progress);
+                if (gathered is null) return 0;   // rank 0 writes the outputs
+                samples = gathered;
+            }
+            else if (q.SaveTrajectory)
                 (samples, trajectory) = SampleGenerator.GenerateWithTrajectory(net, q.Solver, nfe, q.Head, noise, count, q.Batch, settings, progress);
             else
                 samples = SampleGenerator.Generate(net, q.Solver, nfe, q.Head, noise, count, q.Batch, settings, progress);
@@ -224,13 +240,13 @@ internal static class SampleCommand
     }
 
     /// <summary>Prints "done/total images, it/s (it = one image), ETA" after every batch (synchronously, unlike Progress&lt;T&gt;).</summary>
-    private sealed class ProgressPrinter(int total, Stopwatch clock) : IProgress<int>
+    private sealed class ProgressPrinter(int total, Stopwatch clock, TextWriter output) : IProgress<int>
     {
         public void Report(int done)
         {
             double seconds = clock.Elapsed.TotalSeconds, rate = done / Math.Max(seconds, 1e-9);
             var eta = TimeSpan.FromSeconds(rate > 0 ? (total - done) / rate : 0);
-            Console.WriteLine($"[{done}/{total}] images  {rate:F2} it/s  ETA {eta:hh\\:mm\\:ss}");
+            output.WriteLine($"[{done}/{total}] images  {rate:F2} it/s  ETA {eta:hh\\:mm\\:ss}");
         }
     }
 }

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using CatchUp.Data;
+using CatchUp.Distributed;
 using CatchUp.Imaging;
 using CatchUp.IO;
 using CatchUp.Models;
@@ -45,13 +47,15 @@ internal static class TrainCommand
         var sampleEvery = new Option<long?>("--sample-every") { Description = "Sample-grid interval (iterations)" };
         var logEvery = new Option<long?>("--log-every") { Description = "metrics.jsonl interval (iterations)" };
         var device = DeviceOption.Create();
+        var distributed = DistributedOption.Create();
+        var bucketMb = new Option<double?>("--bucket-mb") { Description = "Data parallel: gradient bucket size for the Allreduce in MiB (default 25)" };
         var command = new Command("train", "Train a few-step generative model (Catch-Up Distillation and baselines)")
         {
             preset, config, model, objective, from, rk, stepSize, teacher, encoder, encoderModel, weightPrior, dynamicWeight, discrete, data, dataset,
             outDir, resume, iterations, batch, lr, warmup, optimizer, weightDecay, emaDecay, emaStart, seed, threads,
-            checkpointEvery, sampleEvery, logEvery, device,
+            checkpointEvery, sampleEvery, logEvery, device, distributed, bucketMb,
         };
-        command.SetAction(r => CliApp.Guard(() =>
+        command.SetAction(r => CliApp.Guard(() => DistributedOption.Run(r.GetValue(distributed)!, comm =>
         {
             string? resumeDir = r.GetValue(resume);
             TrainingOptions o;
@@ -108,8 +112,11 @@ internal static class TrainCommand
             }
             try { o.Validate("command line"); }
             catch (InvalidDataFileException e) { throw new CliUsageException(e.Problem); }
-            return Run(o, r.GetValue(outDir), resumeDir, r.GetValue(device)!);
-        }));
+            DistributedOption.RequireDivisible(comm, o.Batch, "--batch");
+            if (r.GetValue(bucketMb) is double mb && !(mb > 0)) throw new CliUsageException($"--bucket-mb {mb}: must be positive");
+            long bucketBytes = r.GetValue(bucketMb) is double mib ? (long)(mib * (1 << 20)) : GradientAllreducer.DefaultBucketBytes;
+            return Run(o with { WorldSize = comm.Size }, r.GetValue(outDir), resumeDir, r.GetValue(device)!, comm, bucketBytes);
+        })));
         return command;
     }
 
@@ -128,35 +135,51 @@ internal static class TrainCommand
         Row("network", $"SongUNet C={o.Model.ModelChannels} mult [{string.Join(",", o.Model.ChannelMult)}] NB={o.Model.NumBlocks}, {trainer.Network.Parameters.ElementCount:N0} parameters");
         Row("schedule", $"{o.Iterations} iterations, batch {o.Batch}, {o.Optimizer} lr {o.LearningRate:G3} (warm-up {o.Warmup}), EMA {o.EmaDecay} from {o.EmaStart}");
         Row("device", device);
+        var comm = trainer.Communicator;
+        if (comm.Size > 1) Row("ranks", $"{comm.Size} ({comm.Name}); global batch {o.Batch} = {comm.Size} x {o.Batch / comm.Size}; " +
+            $"gradient Allreduce in {trainer.GradientReducer.BucketCount} bucket(s)");
         if (trainer.Iteration > 0) Row("resume", $"from iteration {trainer.Iteration}");
         AnsiConsole.Write(table);
     }
 
-    internal static int Run(TrainingOptions o, string? outDir, string? resumeDir, string device = "cpu")
+    internal static int Run(TrainingOptions o, string? outDir, string? resumeDir, string device = "cpu", ICommunicator? communicator = null,
+        long bucketBytes = GradientAllreducer.DefaultBucketBytes)
     {
+        var comm = communicator ?? SingleProcessCommunicator.Instance;
+        if (outDir is null && resumeDir is null && comm.Size > 1)
+            throw new CliUsageException("several ranks need the run directory named: give --out DIR (the default name holds the start time of each rank)");
         string runDir = resumeDir ?? outDir ?? Path.Combine("runs", $"{DateTime.Now:yyyyMMdd-HHmmss}-{o.Objective.Describe()}");
         if (resumeDir is null && File.Exists(Checkpoint.PathIn(runDir)))
             throw new CliUsageException($"{runDir} already holds a run with a checkpoint; continue it with --resume {runDir} or choose another --out");
         Directory.CreateDirectory(runDir);
         var data = ImageDataset.Load(o.DataDir, DatasetArguments.Parse(o.Dataset), train: true);
-        using var backend = DeviceOption.Open(device, o.Threads);
-        using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images));
+        using var backend = DeviceOption.Open(device, o.Threads, comm);
+        using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images), comm, bucketBytes);
         if (resumeDir is not null) trainer.Resume();
-        AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), o.ToJson());
-        PrintSummary(o, runDir, data, trainer, backend.Name);
+        if (comm.IsRoot)
+        {
+            AtomicFile.WriteAllText(Path.Combine(runDir, "config.json"), o.ToJson());
+            PrintSummary(o, runDir, data, trainer, backend.Name);
+        }
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;
-        try { trainer.Run(Console.Out, cancel: cancel.Token); }
-        catch (TrainingDivergedException e) { Console.Error.WriteLine($"catchup: error: {e.Message}"); return 1; }
+        // mpirun turns Ctrl-C into SIGTERM for every rank: the ranks agree on the iteration to stop after, rank 0 saves.
+        using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+        try { trainer.Run(comm.IsRoot ? Console.Out : TextWriter.Null, cancel: cancel.Token); }
+        catch (Exception e) when (e is TrainingDivergedException or RanksDivergedException)
+        {
+            if (comm.IsRoot) Console.Error.WriteLine($"catchup: error: {e.Message}");
+            return 1;
+        }
         finally { Console.CancelKeyPress -= onCancel; }
-        if (cancel.IsCancellationRequested)
+        if (trainer.Interrupted)
         {
             trainer.SaveCheckpoint();
-            Console.WriteLine($"interrupted at iteration {trainer.Iteration}; checkpoint saved. Continue with: catchup train --resume {runDir}");
+            if (comm.IsRoot) Console.WriteLine($"interrupted at iteration {trainer.Iteration}; checkpoint saved. Continue with: catchup train --resume {runDir}");
             return 130;
         }
-        Console.WriteLine($"done: {runDir}/checkpoint.safetensors, metrics.jsonl, samples/*.png ({trainer.NanSkips} non-finite steps skipped)");
+        if (comm.IsRoot) Console.WriteLine($"done: {runDir}/checkpoint.safetensors, metrics.jsonl, samples/*.png ({trainer.NanSkips} non-finite steps skipped)");
         return 0;
     }
 }

@@ -13,6 +13,10 @@ public static class CounterRng
         return z ^ (z >> 31);
     }
 
+    /// <summary>The stream whose element i is element <paramref name="count"/> + i of <paramref name="seed"/>'s:
+    /// Hash(Skip(s, k), i) == Hash(s, k + i), since the counter enters Hash only as seed + golden * (index + 1).</summary>
+    public static ulong Skip(ulong seed, long count) => seed + 0x9E3779B97F4A7C15UL * (ulong)count;
+
     /// <summary>FNV-1a of a string: stable across processes (string.GetHashCode is randomized per process).</summary>
     public static ulong StableHash(string s)
     {

@@ -50,7 +50,7 @@ public sealed class UNetBlock
         var a0 = _norm0.Forward(x, null, silu: true, DropoutSpec.None);
         var h0 = _conv0.Forward(a0);
         var shift = _affine.Forward(emb);
-        var dropout = mode.Dropout && _dropout > 0 ? new DropoutSpec(_dropout, CounterRng.Hash(mode.Seed, _dropoutStream)) : DropoutSpec.None;
+        var dropout = mode.Dropout && _dropout > 0 ? new DropoutSpec(_dropout, CounterRng.Skip(CounterRng.Hash(mode.Seed, _dropoutStream), mode.SampleOffset * h0.SampleSize)) : DropoutSpec.None;
         var a1 = _norm1.Forward(h0, shift, silu: true, dropout);
         var h1 = _conv1.Forward(a1);
         var s = _skip?.Forward(x) ?? x;

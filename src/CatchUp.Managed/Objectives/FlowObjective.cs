@@ -19,6 +19,7 @@ public sealed class FlowObjective : IDisposable
     private readonly NoiseEncoder? _encoder;
     private readonly IBackend _b;
     private readonly int _k;
+    private long _offset;
     private float[] _t = [], _dt = [], _mask = [], _oneMinusT = [], _tPrime = [], _noise = [];
     private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dx1, _tmp;
     private readonly Tensor?[] _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
@@ -59,11 +60,14 @@ public sealed class FlowObjective : IDisposable
     /// <summary>Catch-up targets T_j of the last step (j = 1..k), objective-owned.</summary>
     public Tensor Target(int j) => _targets[j - 1] ?? throw new InvalidOperationException("no targets yet");
 
-    /// <summary>Computes the loss on data x0 at iteration i of I and accumulates gradients (callers zero them first).</summary>
-    public LossTerms Step(Tensor x0, long iteration, long totalIterations, ulong runSeed)
+    /// <summary>Computes the loss on data x0 at iteration i of I and accumulates gradients (callers zero them first).
+    /// x0's samples are samples <paramref name="sampleOffset"/>.. of the iteration's global batch (data parallelism):
+    /// every per-sample draw is keyed by the global index.</summary>
+    public LossTerms Step(Tensor x0, long iteration, long totalIterations, ulong runSeed, long sampleOffset = 0)
     {
         var rand = new StepRandomness(runSeed, iteration);
         int n = x0.N;
+        _offset = sampleOffset;
         DrawTimes(rand, n);
         Upload(ref _tDev, _t, n); Upload(ref _oneMinusTDev, _oneMinusT, n);
         Upload(ref _dtDev, _dt, n); Upload(ref _maskDev, _mask, n);
@@ -71,10 +75,10 @@ public sealed class FlowObjective : IDisposable
 
         // Noise x1: independent N(0, I), or the encoder's reparameterized coupling.
         if (_noise.Length != x0.Length) _noise = new float[x0.Length];
-        rand.Normal("noise", _noise);
+        rand.Normal("noise", _noise, sampleOffset * x0.SampleSize);
         var noise = _b.Ensure(ref _noiseDev, x0.Shape);
         _b.Upload(_noise, noise);
-        var x1 = _encoder is null ? noise : _encoder.Encode(x0, noise, rand.DropoutSeed("encoder"));
+        var x1 = _encoder is null ? noise : _encoder.Encode(x0, noise, rand.DropoutSeed("encoder"), sampleOffset);
 
         // z_t = t x1 + (1 - t) x0;  v* = x1 - x0.
         var z = _b.Ensure(ref _z, x0.Shape);
@@ -87,7 +91,7 @@ public sealed class FlowObjective : IDisposable
         if (_k > 0) ComputeCatchUpTargets(rand, z, vStar);
         if (_o.NeedsPretrained) ComputeDistillationTarget(rand, z);
 
-        var output = _net.Forward(z, _tDev!, ForwardMode.Train(rand.DropoutSeed("student")), computeHeads: _k >= 2);
+        var output = _net.Forward(z, _tDev!, ForwardMode.Train(rand.DropoutSeed("student"), _offset), computeHeads: _k >= 2);
         Terms.Clear();
         Tensor dv;
         if (_k == 0)
@@ -140,12 +144,12 @@ public sealed class FlowObjective : IDisposable
         int tn = _o.CatchUpSteps;
         for (int i = 0; i < n; i++)
         {
-            float u = rand.Uniform("t", i);
+            float u = rand.Uniform("t", _offset + i);
             float t = _o.Kind == ObjectiveKind.Pd ? (2 + Math.Min(tn - 2, (int)(u * (tn - 1)))) / (float)tn  // {2..TN}/TN
                 : _o.DiscreteTime ? (1 + Math.Min(tn - 1, (int)(u * tn))) / (float)tn : u * (1 - eps) + eps;
             float dt = _o.DiscreteTime ? 1f / tn : _o.StepSize switch
             {
-                StepSizeStrategy.Uniform => rand.Uniform("dt", i) / tn,
+                StepSizeStrategy.Uniform => rand.Uniform("dt", _offset + i) / tn,
                 StepSizeStrategy.Rule => t / tn,
                 _ => 1f / tn,
             };
@@ -170,7 +174,7 @@ public sealed class FlowObjective : IDisposable
     private Tensor Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, SongUNet? model = null)
     {
         var teacher = model ?? (_o.Teacher == TeacherKind.Ema ? _emaTeacher! : _net);
-        return teacher.Forward(input, time, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass)), computeHeads: false).V;
+        return teacher.Forward(input, time, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass), _offset), computeHeads: false).V;
     }
 
     /// <summary>The teacher at the catch-up point z - dt (c1 k1 + c2 k2 + c3 k3), time t - shift dt (clamped when asked).</summary>
@@ -221,7 +225,7 @@ public sealed class FlowObjective : IDisposable
         var target = _b.Ensure(ref _targets[0], z.Shape);
         var y = _b.Ensure(ref _y, z.Shape);
         float h = 1f / _o.CatchUpSteps;
-        var v = _pretrained!.Forward(z, _tDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre1")), computeHeads: false).V;
+        var v = _pretrained!.Forward(z, _tDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre1"), _offset), computeHeads: false).V;
         _b.Copy(z, y);
         _b.Axpby(-h, v, 1f, y);
         if (_o.Kind == ObjectiveKind.Cd)
@@ -229,7 +233,7 @@ public sealed class FlowObjective : IDisposable
             _b.Copy(Teacher(y, _tPrimeDev!, rand, "ema", _emaTeacher!), target);
             return;
         }
-        v = _pretrained.Forward(y, _tPrimeDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre2")), computeHeads: false).V;
+        v = _pretrained.Forward(y, _tPrimeDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre2"), _offset), computeHeads: false).V;
         _b.Axpby(-h, v, 1f, y);                  // y = z_{t - 2/TN}
         _b.Copy(z, target);
         _b.Axpby(-1f, y, 1f, target);

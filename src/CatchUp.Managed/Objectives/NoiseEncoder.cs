@@ -23,11 +23,11 @@ public sealed class NoiseEncoder : IDisposable
     private Tensor? _muLogvar, _noise;
 
     /// <summary>Encodes x0 (training mode) and returns x1 (encoder-owned) for the given standard-normal noise.</summary>
-    public Tensor Encode(Tensor x0, Tensor noise, ulong dropoutSeed)
+    public Tensor Encode(Tensor x0, Tensor noise, ulong dropoutSeed, long sampleOffset = 0)
     {
         var ones = _b.Ensure(ref _ones, x0.N);
         _b.Fill(ones, 1f);
-        _muLogvar = Network.Forward(x0, ones, ForwardMode.Train(dropoutSeed), computeHeads: false).V;
+        _muLogvar = Network.Forward(x0, ones, ForwardMode.Train(dropoutSeed, sampleOffset), computeHeads: false).V;
         _noise = noise;
         var x1 = _b.Ensure(ref _x1, noise.Shape);
         _b.Reparameterize(_muLogvar, noise, x1);

@@ -13,8 +13,13 @@ public static class SampleGenerator
 
     /// <summary>Deterministic standard-normal noise [count, c, h, w] from a seed: element i depends only on (seed, i),
     /// so the result is the same on any thread count and a smaller count gives a prefix of a larger one.</summary>
-    public static float[] Noise(ulong seed, int count, int channels, int height, int width)
+    public static float[] Noise(ulong seed, int count, int channels, int height, int width) => Noise(seed, 0, count, channels, height, width);
+
+    /// <summary>Images <paramref name="first"/>.. <paramref name="first"/> + <paramref name="count"/> - 1 of
+    /// <see cref="Noise(ulong, int, int, int, int)"/>'s sequence, drawn on their own.</summary>
+    public static float[] Noise(ulong seed, int first, int count, int channels, int height, int width)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
@@ -22,7 +27,7 @@ public static class SampleGenerator
         long length = (long)count * channels * height * width;
         if (length > Array.MaxLength) throw new ArgumentException($"{count} samples of {channels}x{height}x{width} do not fit in one array");
         var noise = new float[length];
-        StepRandomness.FillNormal(CounterRng.Hash(seed, NoiseStream), noise);
+        StepRandomness.FillNormal(CounterRng.Hash(seed, NoiseStream), noise, (long)first * channels * height * width);
         return noise;
     }
 

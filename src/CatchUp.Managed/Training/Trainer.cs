@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CatchUp.Backends;
 using CatchUp.Data;
+using CatchUp.Distributed;
 using CatchUp.IO;
 using CatchUp.Models;
 using CatchUp.Nn;
@@ -13,13 +14,20 @@ namespace CatchUp.Training;
 /// <summary>Raised when training keeps producing non-finite losses or gradients.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
+/// <summary>Raised when data-parallel ranks no longer hold the same weights.</summary>
+public sealed class RanksDivergedException(string message) : Exception(message);
+
 /// <summary>
 /// The training loop: objective step, NaN/Inf guard, Adam(W) with linear warm-up, EMA, metrics.jsonl, sample grids,
 /// atomic checkpoints and exact resume. One directory per run holds config.json and everything the run writes.
+/// Data parallel over a <see cref="ICommunicator"/>: each rank computes its slice of the global batch (every draw keyed
+/// by the global sample index), gradients and loss terms are averaged, Adam and the EMA run replicated, and rank 0
+/// alone writes files. Every <see cref="ChecksumEvery"/> iterations and at the end the ranks compare their weights.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
     public const int MaxConsecutiveNonFinite = 5;
+    public const int ChecksumEvery = 100;
     private readonly TrainingOptions _o;
     private readonly IBackend _b;
     private readonly BatchSampler _sampler;
@@ -34,14 +42,26 @@ public sealed class Trainer : IDisposable
     private readonly float[] _batchHost;
     private readonly int[] _labels;
     private readonly Tensor _x0;
+    private readonly ICommunicator _comm;
+    private readonly GradientAllreducer _reducer;
+    private readonly WeightChecksum _checksum = new();
+    private readonly double[] _scalars;
+    private readonly int _localBatch;
+    private readonly long _sampleOffset;
     private long _nanSkips, _consecutiveNonFinite;
 
-    public Trainer(TrainingOptions options, IBackend backend, ImageDataset data, string runDir, Action<string, HostTensor>? gridWriter = null)
+    public Trainer(TrainingOptions options, IBackend backend, ImageDataset data, string runDir, Action<string, HostTensor>? gridWriter = null,
+        ICommunicator? communicator = null, long bucketBytes = GradientAllreducer.DefaultBucketBytes)
     {
         _o = options;
         _b = backend;
+        _comm = communicator ?? SingleProcessCommunicator.Instance;
+        if (options.Batch % _comm.Size != 0)
+            throw new ArgumentException($"--batch {options.Batch} is the global batch: it must be divisible by the {_comm.Size} ranks");
+        _localBatch = options.Batch / _comm.Size;
+        _sampleOffset = (long)_comm.Rank * _localBatch;
         RunDir = runDir;
-        _gridWriter = gridWriter;
+        _gridWriter = _comm.IsRoot ? gridWriter : null;
         var model = options.ModelWithHeads;
         if (data.Channels != model.InChannels || data.Height != model.ImgResolution || data.Width != model.ImgResolution)
             throw new InvalidDataFileException(data.Source,
@@ -66,9 +86,11 @@ public sealed class Trainer : IDisposable
         _optimizer = new AdamOptimizer(backend, trainable, weightDecay: options.WeightDecay, decoupled: options.Optimizer == "adamw");
         _emaTracker = new EmaTracker(backend, _net.Parameters, _ema.Parameters, options.EmaDecay, options.EmaStart);
         _emaTracker.CopyFromSource();
+        _reducer = new GradientAllreducer(_comm, backend, trainable, bucketBytes);
+        _scalars = new double[_objective.Terms.Count + 2];
         _batchHost = new float[options.Batch * data.ImageSize];
         _labels = new int[options.Batch];
-        _x0 = backend.Allocate([options.Batch, data.Channels, data.Height, data.Width]);
+        _x0 = backend.Allocate([_localBatch, data.Channels, data.Height, data.Width]);
     }
 
     public string RunDir { get; }
@@ -77,6 +99,8 @@ public sealed class Trainer : IDisposable
     public SongUNet Ema => _ema;
     public long NanSkips => _nanSkips;
     public LossTerms LastTerms => _objective.Terms;
+    public ICommunicator Communicator => _comm;
+    public GradientAllreducer GradientReducer => _reducer;
 
     /// <summary>The EMA weights of another run's checkpoint (what its samples come from).</summary>
     private static void LoadPretrained(string runDir, ParameterSet target)
@@ -100,25 +124,31 @@ public sealed class Trainer : IDisposable
         _sampler.SetState(progress.Sampler);
     }
 
-    public void SaveCheckpoint() =>
-        Checkpoint.Save(RunDir, new TrainerProgress(Iteration, _optimizer.Steps, _nanSkips, _sampler.GetState()),
+    /// <summary>Rank 0 writes the checkpoint; the other ranks hold the same state and write nothing.</summary>
+    public void SaveCheckpoint()
+    {
+        if (_comm.IsRoot) Checkpoint.Save(RunDir, new TrainerProgress(Iteration, _optimizer.Steps, _nanSkips, _sampler.GetState()),
             _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer);
+    }
 
     /// <summary>Trains until the configured iteration count (or <paramref name="stopAfter"/> more iterations).</summary>
     public void Run(TextWriter output, long? stopAfter = null, CancellationToken cancel = default)
     {
         long end = stopAfter is long s ? Math.Min(_o.Iterations, Iteration + s) : _o.Iterations;
-        using var metrics = new MetricsLog(Path.Combine(RunDir, "metrics.jsonl"), Iteration);
-        var progress = new ProgressLine(Iteration, _o.Iterations, _o.LogEvery, output);
+        using var metrics = _comm.IsRoot ? new MetricsLog(Path.Combine(RunDir, "metrics.jsonl"), Iteration) : null;
+        var progress = new ProgressLine(Iteration, _o.Iterations, _o.LogEvery, _comm.IsRoot ? output : TextWriter.Null);
         long windowStart = Stopwatch.GetTimestamp();
         long windowIterations = 0;
-        while (Iteration < end && !cancel.IsCancellationRequested)
+        bool stop = false;
+        while (Iteration < end && !stop && (_comm.Size > 1 || !cancel.IsCancellationRequested))
         {
-            _sampler.NextBatch(_batchHost, _labels);
-            _b.Upload(_batchHost, _x0);
+            _sampler.NextBatch(_batchHost, _labels);   // the whole global batch: every rank's sampler stays in step
+            int imageSize = _x0.SampleSize;
+            _b.Upload(_batchHost.AsSpan((int)_sampleOffset * imageSize, _localBatch * imageSize), _x0);
             _net.Parameters.ZeroGrad();
             _encoder?.Network.Parameters.ZeroGrad();
-            var terms = _objective.Step(_x0, Iteration, _o.Iterations, _o.Seed);
+            var terms = _objective.Step(_x0, Iteration, _o.Iterations, _o.Seed, _sampleOffset);
+            if (_comm.Size > 1) stop = AverageOverRanks(terms, cancel.IsCancellationRequested);
             double lr = _o.LearningRate * Math.Min((Iteration + 1) / (double)Math.Max(_o.Warmup, 1), 1.0);
             if (!double.IsFinite(terms.Total) || !GradientsFinite())
             {
@@ -140,14 +170,42 @@ public sealed class Trainer : IDisposable
             if (Iteration % _o.LogEvery == 0 || Iteration == end)
             {
                 double seconds = Stopwatch.GetElapsedTime(windowStart).TotalSeconds;
-                metrics.Write(Iteration, terms.Names, i => terms[i], terms.Total, lr, windowIterations * _o.Batch / seconds, _nanSkips);
+                metrics?.Write(Iteration, terms.Names, i => terms[i], terms.Total, lr, windowIterations * _o.Batch / seconds, _nanSkips);
                 windowStart = Stopwatch.GetTimestamp();
                 windowIterations = 0;
             }
             progress.Update(Iteration, terms.Total);
             if (Iteration % _o.SampleEvery == 0 || Iteration == _o.Iterations) WriteSampleGrids();
+            if (_comm.Size > 1 && (Iteration % ChecksumEvery == 0 || Iteration == end || stop)) CompareWeightsAcrossRanks();
             if (Iteration % _o.CheckpointEvery == 0 || Iteration == end) SaveCheckpoint();
         }
+        Interrupted = Iteration < end && (stop || cancel.IsCancellationRequested);
+    }
+
+    /// <summary>The last <see cref="Run"/> stopped early: Ctrl-C or SIGTERM here, or on any other rank.</summary>
+    public bool Interrupted { get; private set; }
+
+    /// <summary>Averages gradients and loss terms over the ranks (so every rank takes the same NaN-guard decision and
+    /// logs the global loss); returns whether any rank asked to stop after this iteration.</summary>
+    private bool AverageOverRanks(LossTerms terms, bool stopRequested)
+    {
+        _reducer.Average();
+        for (int i = 0; i < terms.Count; i++) _scalars[i] = terms[i];
+        _scalars[terms.Count] = terms.Total;
+        _scalars[terms.Count + 1] = stopRequested ? 1 : 0;
+        _comm.AllreduceSum(_scalars);
+        for (int i = 0; i < terms.Count; i++) terms[i] = _scalars[i] / _comm.Size;
+        terms.Total = _scalars[terms.Count] / _comm.Size;
+        return _scalars[terms.Count + 1] > 0;
+    }
+
+    /// <summary>Checksums of the weights, the EMA and the encoder, compared across ranks: a mismatch stops the run.</summary>
+    public void CompareWeightsAcrossRanks()
+    {
+        var all = _net.Parameters.All.Concat(_ema.Parameters.All).Concat(_encoder?.Network.Parameters.All ?? []);
+        if (WeightChecksum.Compare(_comm, _checksum.Compute(_b, all)) is string problem)
+            throw new RanksDivergedException($"iteration {Iteration}: {problem}; the ranks no longer compute the same run. " +
+                "Check that every rank runs the same catchup build, data and MPI library");
     }
 
     /// <summary>One reduction over every gradient and one scalar back (on a GPU, one synchronization per step).</summary>

@@ -26,6 +26,8 @@ public sealed record TrainingOptions
     public long EmaStart { get; init; }
     public ulong Seed { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Data-parallel ranks of the last start (informational: a run may resume on another world size).</summary>
+    public int WorldSize { get; init; } = 1;
     public long CheckpointEvery { get; init; } = 500;
     public long LogEvery { get; init; } = 10;
     public long SampleEvery { get; init; } = 500;
@@ -89,6 +91,7 @@ public sealed record TrainingOptions
         if (Optimizer is not ("adam" or "adamw")) Fail("optimizer", "must be adam or adamw");
         if (!(EmaDecay >= 0 && EmaDecay < 1)) Fail("ema_decay", "must be in [0, 1)");
         if (Threads < 1) Fail("threads", "must be at least 1");
+        if (WorldSize < 1) Fail("world_size", "must be at least 1");
         if (CheckpointEvery < 1 || LogEvery < 1 || SampleEvery < 1) Fail("checkpoint_every/log_every/sample_every", "must be at least 1");
         if (Objective.Kind == ObjectiveKind.Cud && Objective.Order is < 1 or > 3) Fail("rk", "must be 12, 23 or 34");
         if (Objective.CatchUpSteps < 1 || (Objective.Kind == ObjectiveKind.Pd && Objective.CatchUpSteps < 2)) Fail("catchup_steps", "must be at least 1 (2 for pd)");
@@ -131,6 +134,7 @@ public sealed record TrainingOptions
             ["ema_start"] = EmaStart,
             ["seed"] = Seed,
             ["threads"] = Threads,
+            ["world_size"] = WorldSize,
             ["checkpoint_every"] = CheckpointEvery,
             ["log_every"] = LogEvery,
             ["sample_every"] = SampleEvery,
@@ -228,6 +232,7 @@ public sealed record TrainingOptions
                 case "ema_start": r = r with { EmaStart = Get<long>(key, node) }; break;
                 case "seed": r = r with { Seed = Get<ulong>(key, node) }; break;
                 case "threads": r = r with { Threads = Get<int>(key, node) }; break;
+                case "world_size": r = r with { WorldSize = Get<int>(key, node) }; break;
                 case "checkpoint_every": r = r with { CheckpointEvery = Get<long>(key, node) }; break;
                 case "log_every": r = r with { LogEvery = Get<long>(key, node) }; break;
                 case "sample_every": r = r with { SampleEvery = Get<long>(key, node) }; break;

@@ -13,6 +13,17 @@ public sealed record CudaDeviceInfo(int Ordinal, string Name, int ComputeMajor, 
 /// <summary>Finds out, without throwing, whether a CUDA driver and a GPU are present.</summary>
 public static unsafe class CudaProbe
 {
+    /// <summary>How many CUDA devices the driver reports; 0 without a driver.</summary>
+    public static int DeviceCount()
+    {
+        try
+        {
+            int count;
+            return CudaDriver.cuInit(0) == 0 && CudaDriver.cuDeviceGetCount(&count) == 0 ? count : 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return 0; }
+    }
+
     /// <summary>True with the device's description when libcuda.so.1 loads, cuInit succeeds and a device exists;
     /// otherwise false with the reason ("no CUDA driver: ...", "no CUDA device", ...).</summary>
     public static bool TryFindDevice(int ordinal, out CudaDeviceInfo? info, out string reason)
