@@ -106,7 +106,7 @@ internal sealed unsafe class MpiLibrary
             nint lib = Dl.Open(candidate, out string error);
             if (lib == 0) { failures.Add(error); continue; }
             try { return new MpiLibrary(candidate, lib); }
-            catch (MpiException e) { failures.Add($"{candidate}: {e.Message}"); }
+            catch (MpiException e) { failures.Add(e.Message); }
         }
         throw new MpiException($"no usable MPI library ({string.Join("; ", failures)}); install Open MPI (apt-get install openmpi-bin) " +
             $"or MPICH, or name the library with {MpiLauncher.LibraryVariable}=PATH");
@@ -145,23 +145,30 @@ internal sealed unsafe class MpiLibrary
         if (code != 0) throw new MpiException($"{call} failed: {ErrorString(code)} (error {code})");
     }
 
-    /// <summary>dlopen/dlsym from the C library: .NET's NativeLibrary opens with RTLD_LOCAL.</summary>
+    /// <summary>dlopen/dlsym/dlerror from the C library (.NET's NativeLibrary opens with RTLD_LOCAL), called through
+    /// pointers bound once: a P/Invoke stub bound lazily would itself call dlsym and clear the pending dlerror.</summary>
     private static class Dl
     {
         private const int RtldNow = 0x2, RtldGlobal = 0x100;
-
-        [DllImport("libc", EntryPoint = "dlopen")] private static extern nint DlOpen([MarshalAs(UnmanagedType.LPUTF8Str)] string file, int mode);
-        [DllImport("libc", EntryPoint = "dlsym")] private static extern nint DlSym(nint handle, [MarshalAs(UnmanagedType.LPUTF8Str)] string name);
-        [DllImport("libc", EntryPoint = "dlerror")] private static extern nint DlError();
+        private static readonly nint Libc = NativeLibrary.Load("libc.so.6");
+        private static readonly delegate* unmanaged<byte*, int, nint> DlOpen = (delegate* unmanaged<byte*, int, nint>)NativeLibrary.GetExport(Libc, "dlopen");
+        private static readonly delegate* unmanaged<nint, byte*, nint> DlSym = (delegate* unmanaged<nint, byte*, nint>)NativeLibrary.GetExport(Libc, "dlsym");
+        private static readonly delegate* unmanaged<nint> DlError = (delegate* unmanaged<nint>)NativeLibrary.GetExport(Libc, "dlerror");
 
         public static nint Open(string file, out string error)
         {
-            nint handle = DlOpen(file, RtldNow | RtldGlobal);
+            var name = Encoding.UTF8.GetBytes(file + "\0");
+            nint handle;
+            fixed (byte* p = name) handle = DlOpen(p, RtldNow | RtldGlobal);
             error = handle == 0 ? Marshal.PtrToStringUTF8(DlError()) ?? $"{file}: cannot be loaded" : "";
             return handle;
         }
 
-        public static nint Symbol(nint handle, string name) => DlSym(handle, name);
+        public static nint Symbol(nint handle, string symbol)
+        {
+            var name = Encoding.UTF8.GetBytes(symbol + "\0");
+            fixed (byte* p = name) return DlSym(handle, p);
+        }
     }
 
     /// <summary>setenv(3): variables the MPI library reads at initialization (.NET's Environment is managed-only).</summary>
