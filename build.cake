@@ -1,4 +1,4 @@
-// CatchUp build script. Targets: Kernels, Build, Test (default), Train, Bench, Golden, PublishGpu.
+// CatchUp build script. Targets: Data, Mpi, Kernels, Build, Test (default), Train, Bench, Golden, PublishGpu.
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var testFilter = Argument("filter", "");
@@ -6,17 +6,36 @@ var testFilter = Argument("filter", "");
 // Debian's dataset-fashion-mnist is the default training data (and the real-data tests use it).
 const string FashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+// Debian packages the build and the tests need, installed when missing and apt can (root, or passwordless sudo).
+// Every apt call waits for the dpkg lock (another apt may be running) instead of failing.
+bool AptInstall(string packages, bool recommends = true)
+{
+    bool root = StartProcess("id", new ProcessSettings { Arguments = "-u", RedirectStandardOutput = true }, out var uid) == 0 && uid.FirstOrDefault() == "0";
+    string sudo = root ? "" : "sudo -n ";
+    const string wait = "-o DPkg::Lock::Timeout=300";
+    StartProcess("sh", $"-c \"{sudo}apt-get {wait} update -q\"");
+    return StartProcess("sh", $"-c \"DEBIAN_FRONTEND=noninteractive {sudo}apt-get {wait} install -y -q {(recommends ? "" : "--no-install-recommends ")}{packages}\"") == 0;
+}
+
 Task("Data")
     .Does(() =>
 {
     if (System.IO.File.Exists(FashionMnistDir + "/train-images-idx3-ubyte.gz")) return;
     Information("Fashion-MNIST is missing; installing Debian's dataset-fashion-mnist ...");
-    bool root = StartProcess("id", new ProcessSettings { Arguments = "-u", RedirectStandardOutput = true }, out var uid) == 0 && uid.FirstOrDefault() == "0";
-    string sudo = root ? "" : "sudo -n ";
-    int update = StartProcess("sh", $"-c \"{sudo}apt-get update -q\"");
-    int install = StartProcess("sh", $"-c \"DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -q dataset-fashion-mnist\"");
-    if (install != 0 || !System.IO.File.Exists(FashionMnistDir + "/train-images-idx3-ubyte.gz"))
+    if (!AptInstall("dataset-fashion-mnist") || !System.IO.File.Exists(FashionMnistDir + "/train-images-idx3-ubyte.gz"))
         throw new Exception("could not install dataset-fashion-mnist (needs apt and root); install it, or train with --data DIR");
+});
+
+// Open MPI (the launcher and libmpi.so.40) and MPICH (mpirun.mpich, libmpich.so.12): the data-parallel tests run 2 ranks
+// under each. catchup itself loads an MPI library only when an MPI launcher starts it.
+Task("Mpi")
+    .Does(() =>
+{
+    string[] needed = { "/usr/bin/mpirun.openmpi", "/usr/bin/mpirun.mpich" };
+    if (needed.All(System.IO.File.Exists)) return;
+    Information("Open MPI or MPICH is missing; installing Debian's openmpi-bin and mpich ...");
+    if (!AptInstall("openmpi-bin mpich") || !needed.All(System.IO.File.Exists))
+        throw new Exception("could not install openmpi-bin and mpich (needs apt and root); the data-parallel tests need them");
 });
 
 // CUDA kernels -> PTX (native/build-ptx.sh) with nvcc when present, else Debian's clang-14 (installed when missing and
@@ -29,11 +48,8 @@ Task("Kernels")
     if (!Has("nvcc") && !Has("clang-14"))
     {
         Information("neither nvcc nor clang-14 found; installing Debian's clang-14 ...");
-        bool root = StartProcess("id", new ProcessSettings { Arguments = "-u", RedirectStandardOutput = true }, out var uid) == 0 && uid.FirstOrDefault() == "0";
-        string sudo = root ? "" : "sudo -n ";
-        StartProcess("sh", $"-c \"{sudo}apt-get update -q\"");
-        int install = StartProcess("sh", $"-c \"DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -q --no-install-recommends clang-14\"");
-        if (install != 0 || !Has("clang-14"))
+        bool installed = AptInstall("clang-14", recommends: false);
+        if (!installed || !Has("clang-14"))
             Warning("could not install clang-14 (needs apt and root): keeping the committed PTX in native/ptx/ (the tests check it matches the sources); install nvcc or clang-14 to rebuild it");
     }
     if ((Has("nvcc") || Has("clang-14")) && StartProcess("native/build-ptx.sh") != 0) throw new Exception("native/build-ptx.sh failed");
@@ -50,6 +66,7 @@ Task("Build")
 Task("Test")
     .IsDependentOn("Kernels")
     .IsDependentOn("Data")
+    .IsDependentOn("Mpi")
     .IsDependentOn("Build")
     .Does(() =>
 {

@@ -51,6 +51,34 @@ internal static class CatchUpProcess
         throw new InvalidOperationException($"{name} is not installed: run ./build.sh --target=Test, whose set-up installs Debian's openmpi-bin and mpich");
     }
 
+    /// <summary>Starts catchup in the background; <see cref="Background.Kill"/> kills it (and its children) at once.</summary>
+    public static Background Start(params string[] args) => new(CliWrap.Cli.Wrap("dotnet").WithArguments([Dll, .. args]));
+
+    public sealed class Background : IDisposable
+    {
+        private readonly CancellationTokenSource _kill = new();
+        private readonly StringBuilder _stderr = new();
+        private readonly CommandTask<CommandResult> _task;
+
+        public Background(Command command) =>
+            _task = command.WithValidation(CommandResultValidation.None).WithStandardErrorPipe(PipeTarget.ToStringBuilder(_stderr)).ExecuteAsync(_kill.Token);
+
+        public bool HasExited => _task.Task.IsCompleted;
+        public string Stderr => _stderr.ToString();
+
+        public void Kill()
+        {
+            _kill.Cancel();
+            try { _task.Task.Wait(); } catch (AggregateException e) when (e.InnerException is OperationCanceledException) { }
+        }
+
+        public void Dispose()
+        {
+            if (!HasExited) Kill();
+            _kill.Dispose();
+        }
+    }
+
     private static Result Execute(Command command, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment)
     {
         using var cts = new CancellationTokenSource(timeout);

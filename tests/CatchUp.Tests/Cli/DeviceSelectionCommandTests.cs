@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using CatchUp.Backends.Cuda;
 using CatchUp.Tests.Cuda;
@@ -16,14 +15,8 @@ public sealed class DeviceSelectionCommandTests : IDisposable
 
     private static (int Exit, string Out, string Err) Run(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "catchup.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(240_000)) { p.Kill(true); throw new TimeoutException("catchup did not finish"); }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        var r = CatchUpProcess.Run(args);
+        return (r.Exit, r.Stdout, r.Stderr);
     }
 
     private string TinyModel()

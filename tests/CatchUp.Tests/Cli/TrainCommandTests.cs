@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CatchUp.IO;
 using CatchUp.Tests.Data;
 using CatchUp.Training;
@@ -32,21 +31,10 @@ public class TrainCommandTests : IDisposable
         ["train", "--model", Path.Combine(_dir, "model.json"), "--data", data, "--dataset", "mnist", "--iterations", $"{iterations}",
          "--batch", "8", "--checkpoint-every", "1", "--sample-every", "1000", "--threads", "2", "--seed", "3", "--out", run];
 
-    private static Process Start(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "catchup.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return Process.Start(psi)!;
-    }
-
     private static (int Exit, string Out, string Err) RunToEnd(params string[] args)
     {
-        using var p = Start(args);
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(240_000)) { p.Kill(true); throw new TimeoutException("catchup train did not finish"); }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        var r = CatchUpProcess.Run(args);
+        return (r.Exit, r.Stdout, r.Stderr);
     }
 
     [Fact]
@@ -59,21 +47,19 @@ public class TrainCommandTests : IDisposable
 
         // Kill the run three times at arbitrary moments (it checkpoints every iteration, so kills land mid-write too).
         var rng = new Random(5);
-        using (var first = Start(TrainArgs(data, killed, 30)))
+        using (var first = CatchUpProcess.Start(TrainArgs(data, killed, 30)))
         {
             WaitForCheckpoint(killed, first);
             Thread.Sleep(rng.Next(50, 400));
-            first.Kill(entireProcessTree: true);
-            first.WaitForExit();
+            first.Kill();
         }
         long killedAt = long.Parse(SafetensorsFile.Read(Checkpoint.PathIn(killed)).Metadata["iteration"]);
         Assert.InRange(killedAt, 1, 29); // the kill landed mid-run, and what it left is a readable checkpoint
         for (int k = 0; k < 2; k++)
         {
-            using var again = Start("train", "--resume", killed);
+            using var again = CatchUpProcess.Start("train", "--resume", killed);
             Thread.Sleep(rng.Next(600, 1500));
-            again.Kill(entireProcessTree: true);
-            again.WaitForExit();
+            again.Kill();
         }
         (exit, _, err) = RunToEnd("train", "--resume", killed);
         Assert.True(exit == 0, err);
@@ -85,12 +71,12 @@ public class TrainCommandTests : IDisposable
         Assert.Empty(Directory.GetFiles(killed, "*.tmp-*")); // temp files of killed writes are swept on resume
     }
 
-    private static void WaitForCheckpoint(string run, Process p)
+    private static void WaitForCheckpoint(string run, CatchUpProcess.Background p)
     {
         var deadline = DateTime.UtcNow.AddSeconds(120);
         while (!File.Exists(Checkpoint.PathIn(run)))
         {
-            if (p.HasExited) throw new InvalidOperationException($"train exited early: {p.StandardError.ReadToEnd()}");
+            if (p.HasExited) throw new InvalidOperationException($"train exited early: {p.Stderr}");
             if (DateTime.UtcNow > deadline) throw new TimeoutException("no checkpoint appeared");
             Thread.Sleep(20);
         }

@@ -145,6 +145,37 @@ public class DataParallelTrainingTests(ITestOutputHelper log) : IDisposable
         Assert.Equal($"{at + 5}", SafetensorsFile.Read(Checkpoint.PathIn(run)).Metadata["iteration"]);
     }
 
+    [Fact]
+    public void CtrlCOnMpirunStopsEveryRankAtTheSameIterationAndSavesACheckpoint()
+    {
+        string run = Path.Combine(_dir, "interrupted");
+        var output = new System.Text.StringBuilder();
+        using var forceful = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        using var graceful = new CancellationTokenSource();
+        string[] args = Train(run, 100_000, 1, Cud);
+        args[Array.IndexOf(args, "--checkpoint-every") + 1] = "100000";
+        var job = CatchUpProcess.MpirunCommand(2, args)
+            .WithEnvironmentVariables(CatchUpProcess.MpiEnvironment).WithValidation(CommandResultValidation.None)
+            .WithStandardOutputPipe(PipeTarget.ToStringBuilder(output)).WithStandardErrorPipe(PipeTarget.ToStringBuilder(output))
+            .ExecuteAsync(forceful.Token, graceful.Token);
+        string metrics = Path.Combine(run, "metrics.jsonl");
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!File.Exists(metrics) || new FileInfo(metrics).Length == 0)
+        {
+            Assert.False(job.Task.IsCompleted, $"the job ended early:\n{output}");
+            Assert.True(DateTime.UtcNow < deadline, "training did not start");
+            Thread.Sleep(50);
+        }
+        Assert.False(File.Exists(Checkpoint.PathIn(run)));
+        graceful.Cancel();   // SIGINT to mpirun, as Ctrl-C in its terminal
+        try { job.Task.Wait(TimeSpan.FromSeconds(60)); } catch (AggregateException e) when (e.InnerException is OperationCanceledException) { }
+        Assert.True(job.Task.IsCompleted, "mpirun still runs 60 s after Ctrl-C");
+        long at = long.Parse(SafetensorsFile.Read(Checkpoint.PathIn(run)).Metadata["iteration"]);
+        log.WriteLine($"interrupted at iteration {at}");
+        Assert.Contains($"interrupted at iteration {at}; checkpoint saved", output.ToString());
+        Assert.InRange(at, 1, 99_999);
+    }
+
     /// <summary>The pid of the rank of the job training <paramref name="run"/> (from /proc: its command line and OMPI_COMM_WORLD_RANK).</summary>
     private static int RankPid(string run, int rank)
     {
