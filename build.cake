@@ -55,6 +55,8 @@ Task("Kernels")
     if ((Has("nvcc") || Has("clang-14")) && StartProcess("native/build-ptx.sh") != 0) throw new Exception("native/build-ptx.sh failed");
     // The same kernels compiled for the host (native/build/, not committed): the emulated CUDA-backend tests use it.
     if (StartProcess("native/build-emulator.sh") != 0) throw new Exception("native/build-emulator.sh failed");
+    // The NCCL ABI stand-in the NCCL binding tests load (native/build/fake-nccl/libnccl.so.2).
+    if (StartProcess("native/build-test-stubs.sh") != 0) throw new Exception("native/build-test-stubs.sh failed");
 });
 
 Task("Build")

@@ -137,7 +137,7 @@ internal static class TrainCommand
         Row("device", device);
         var comm = trainer.Communicator;
         if (comm.Size > 1) Row("ranks", $"{comm.Size} ({comm.Name}); global batch {o.Batch} = {comm.Size} x {o.Batch / comm.Size}; " +
-            $"gradient Allreduce in {trainer.GradientReducer.BucketCount} bucket(s)");
+            $"gradients averaged by {trainer.GradientReducer.Describe()}");
         if (trainer.Iteration > 0) Row("resume", $"from iteration {trainer.Iteration}");
         AnsiConsole.Write(table);
     }
@@ -154,6 +154,8 @@ internal static class TrainCommand
         Directory.CreateDirectory(runDir);
         var data = ImageDataset.Load(o.DataDir, DatasetArguments.Parse(o.Dataset), train: true);
         using var backend = DeviceOption.Open(device, o.Threads, comm);
+        using var nccl = backend is Backends.Cuda.CudaBackend ? Distributed.Nccl.NcclCommunicator.ForCudaJob(comm, comm.IsRoot ? Console.Out : TextWriter.Null) as Distributed.Nccl.NcclCommunicator : null;
+        comm = nccl ?? comm;
         using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images), comm, bucketBytes);
         if (resumeDir is not null) trainer.Resume();
         if (comm.IsRoot)

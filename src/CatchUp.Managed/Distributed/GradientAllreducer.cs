@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using CatchUp.Backends;
+using CatchUp.Backends.Cuda;
+using CatchUp.Distributed.Nccl;
 using CatchUp.Nn;
 
 namespace CatchUp.Distributed;
@@ -9,6 +11,8 @@ namespace CatchUp.Distributed;
 /// Averages the gradients of a parameter list over the ranks: the gradients are packed into flat buckets of at
 /// most <c>bucketBytes</c> (a parameter larger than that gets a bucket of its own), each bucket is summed by one
 /// in-place Allreduce, then scaled by 1/size and unpacked. The buckets are allocated once and reused every step.
+/// On a CUDA backend with an NCCL communicator the gradients never leave the GPU: one NCCL group averages them in
+/// place on the compute stream (ncclAvg).
 /// </summary>
 public sealed class GradientAllreducer
 {
@@ -17,11 +21,13 @@ public sealed class GradientAllreducer
     private readonly Parameter[] _parameters;
     private readonly (int First, int End, int Floats)[] _buckets;
     private readonly float[] _buffer;
+    private readonly long _bucketBytes;
 
     public GradientAllreducer(ICommunicator comm, IBackend backend, IReadOnlyList<Parameter> parameters, long bucketBytes = DefaultBucketBytes)
     {
         _comm = comm;
         _b = backend;
+        _bucketBytes = bucketBytes;
         _parameters = parameters.ToArray();
         long bucketFloats = Math.Max(1, bucketBytes / sizeof(float));
         var buckets = new List<(int, int, int)>();
@@ -40,7 +46,20 @@ public sealed class GradientAllreducer
         if (_parameters.Length > 0) buckets.Add((first, _parameters.Length, floats));
         _buckets = buckets.ToArray();
         _buffer = GC.AllocateUninitializedArray<float>(_buckets.Length == 0 ? 0 : _buckets.Max(b => b.Floats), pinned: true);
+        if (comm is IDeviceAllreduce device && backend is CudaBackend cuda)
+        {
+            _device = device;
+            _stream = cuda.Stream;
+            _deviceBuffers = _parameters.Select(p => (p.Grad.Handle, (long)p.Grad.Length)).ToArray();
+        }
     }
+
+    private readonly IDeviceAllreduce? _device;
+    private readonly nint _stream;
+    private readonly (nint, long)[] _deviceBuffers = [];
+
+    /// <summary>"nccl (on the GPU)" or "N bucket(s) through host memory".</summary>
+    public string Describe() => _device is not null ? "NCCL on the GPU, one group" : $"{BucketCount} bucket(s) of at most {_bucketBytes >> 20} MiB";
 
     /// <summary>PyTorch DDP's default bucket size.</summary>
     public const long DefaultBucketBytes = 25L << 20;
@@ -56,6 +75,13 @@ public sealed class GradientAllreducer
     public void Average()
     {
         if (_comm.Size == 1) return;
+        if (_device is not null)
+        {
+            long t = Stopwatch.GetTimestamp();
+            _device.AllreduceAverage(_deviceBuffers, _stream);
+            ReduceSeconds += Stopwatch.GetElapsedTime(t).TotalSeconds;
+            return;
+        }
         float scale = 1f / _comm.Size;
         foreach (var (first, end, floats) in _buckets)
         {

@@ -36,6 +36,8 @@ public sealed unsafe class CudaBackend : IBackend
     public bool AllowTf32 { get; }
     public string Name => $"cuda ({_rt.Description}{(AllowTf32 ? ", TF32" : "")})";
     public long BytesAllocated => _memory.BytesAllocated;
+    /// <summary>The compute stream (NCCL reduces gradients on it, ordered after the backward pass).</summary>
+    internal nint Stream => _rt.ComputeStream;
     public long AllocationCount => _memory.AllocationCount;
 
     /// <summary>Ignored: the GPU does not use host threads.</summary>

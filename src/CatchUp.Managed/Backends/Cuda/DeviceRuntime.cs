@@ -12,6 +12,8 @@ public readonly record struct ConvShape(int N, int Cin, int H, int W, int Cout, 
 internal abstract unsafe class DeviceRuntime : IDisposable
 {
     public abstract string Description { get; }
+    /// <summary>The CUstream all work is queued on (NCCL joins it); 0 where there is none (the host emulation).</summary>
+    public virtual nint ComputeStream => 0;
     public abstract ulong Allocate(long bytes);
     public abstract void Release(ulong pointer);
     public abstract void Memset32(ulong pointer, uint value, long count);

@@ -47,6 +47,7 @@ internal sealed unsafe class DriverRuntime : DeviceRuntime
     public CudaDeviceInfo Device { get; }
     public override string Description => $"{Device.Name}, sm_{Device.ComputeMajor}{Device.ComputeMinor}, cuDNN {CuDnn.cudnnGetVersion()}";
     private nint Stream => _stream.Value;
+    public override nint ComputeStream => Stream;
 
     /// <summary>The context is per thread in the driver API; every entry point makes ours current (cheap when it is).</summary>
     private void MakeCurrent()
