@@ -4,6 +4,7 @@ using System.Text.Json;
 using CatchUp.Backends;
 using CatchUp.Backends.Cpu;
 using CatchUp.Diagnostics;
+using CatchUp.Distributed;
 using CatchUp.Models;
 using CatchUp.Nn;
 using CatchUp.Objectives;
@@ -33,6 +34,7 @@ internal static class BenchCommand
             r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile), r.GetValue(device)!)));
         bench.Add(unet);
         bench.Add(CreateTrainStep());
+        bench.Add(AllreduceBenchCommand.Create());
         return bench;
     }
 
@@ -117,9 +119,10 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
         var profile = new Option<bool>("--profile") { Description = "Also print the time spent in each backend op" };
         var device = DeviceOption.Create();
-        var command = new Command("train-step", "Time complete training steps (objective, backward, Adam, EMA) on random data")
+        var distributed = DistributedOption.Create();
+        var command = new Command("train-step", "Time complete training steps (objective, backward, Adam, EMA) on random data; under mpirun, --batch is global")
         {
-            model, objective, rk, encoder, batch, threads, steps, profile, device,
+            model, objective, rk, encoder, batch, threads, steps, profile, device, distributed,
         };
         command.SetAction(r => CliApp.Guard(() =>
         {
@@ -130,16 +133,21 @@ internal static class BenchCommand
             };
             int order = r.GetValue(rk) switch { 12 => 1, 23 => 2, 34 => 3, var k => throw new CliUsageException($"--rk {k}: expected 12, 23 or 34") };
             var options = new ObjectiveOptions { Kind = kind, Order = order, Encoder = r.GetValue(encoder) };
-            return RunTrainStep(ModelLoading.LoadConfig(r.GetValue(model)!), options, r.GetValue(batch), r.GetValue(threads), r.GetValue(steps), r.GetValue(profile),
-                r.GetValue(device)!);
+            var config = ModelLoading.LoadConfig(r.GetValue(model)!);
+            return DistributedOption.Run(r.GetValue(distributed)!, comm => RunTrainStep(config, options, r.GetValue(batch), r.GetValue(threads),
+                r.GetValue(steps), r.GetValue(profile), r.GetValue(device)!, comm));
         }));
         return command;
     }
 
-    private static int RunTrainStep(SongUNetConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile, string device)
+    private static int RunTrainStep(SongUNetConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile, string device,
+        ICommunicator comm)
     {
         if (batch < 1 || threads < 1 || steps < 1) throw new CliUsageException("--batch, --threads and --steps must be at least 1");
-        using var device0 = DeviceOption.Open(device, threads);
+        DistributedOption.RequireDivisible(comm, batch, "--batch");
+        var log = comm.IsRoot ? Console.Out : TextWriter.Null;
+        int localBatch = batch / comm.Size;
+        using var device0 = DeviceOption.Open(device, threads, comm);
         var profiler = profile ? new ProfilingBackend(device0) : null;
         IBackend backend = profiler ?? device0;
         config = config with { ExtraHeads = Math.Max(config.ExtraHeads, options.ExtraHeads) };
@@ -152,39 +160,56 @@ internal static class BenchCommand
         var trainable = net.Parameters.All.Concat(encoder?.Network.Parameters.All ?? []).ToList();
         using var adam = new AdamOptimizer(backend, trainable);
         var emaTracker = new EmaTracker(backend, net.Parameters, ema.Parameters, 0.999f, 0);
+        var reducer = new GradientAllreducer(comm, backend, trainable);
         int r = config.ImgResolution;
         var data = RandomNormal(batch * config.InChannels * r * r, 5);
         for (int i = 0; i < data.Length; i++) data[i] = Math.Clamp(data[i] * 0.5f, -1f, 1f);
-        using var x0 = backend.FromArray(data, batch, config.InChannels, r, r);
+        int sample = config.InChannels * r * r;
+        var local = data.AsSpan(comm.Rank * localBatch * sample, localBatch * sample).ToArray();
+        using var x0 = backend.FromArray(local, localBatch, config.InChannels, r, r);
 
-        Console.WriteLine($"bench train-step: {options.Describe()}, {net.Parameters.ElementCount:N0} parameters" +
-            (encoder is null ? "" : $" + encoder {encoder.Network.Parameters.ElementCount:N0}") + $", batch {batch}, {device0.Name}");
-        double Step(long i)
+        log.WriteLine($"bench train-step: {options.Describe()}, {net.Parameters.ElementCount:N0} parameters" +
+            (encoder is null ? "" : $" + encoder {encoder.Network.Parameters.ElementCount:N0}") + $", batch {batch}, {device0.Name}" +
+            (comm.Size > 1 ? $" x {comm.Size} ranks of batch {localBatch} ({comm.Name}), gradients by {reducer.Describe()}" : ""));
+        // Compute (objective forward + backward), gradient Allreduce, update (Adam + EMA), in seconds.
+        (double Total, double Compute, double Reduce, double Update) Step(long i)
         {
             long start = Stopwatch.GetTimestamp();
-            backend.Upload(data, x0);
+            backend.Upload(local, x0);
             net.Parameters.ZeroGrad();
             encoder?.Network.Parameters.ZeroGrad();
-            objective.Step(x0, i, steps + 1, 1);
+            objective.Step(x0, i, steps + 1, 1, comm.Rank * (long)localBatch);
+            backend.Synchronize();
+            long computed = Stopwatch.GetTimestamp();
+            reducer.Average();
+            backend.Synchronize();
+            long reduced = Stopwatch.GetTimestamp();
             adam.Step(1e-4f);
             emaTracker.Update(i + 1);
             backend.Synchronize();
-            return Stopwatch.GetElapsedTime(start).TotalSeconds;
+            long end = Stopwatch.GetTimestamp();
+            return (Stopwatch.GetElapsedTime(start, end).TotalSeconds, Stopwatch.GetElapsedTime(start, computed).TotalSeconds,
+                Stopwatch.GetElapsedTime(computed, reduced).TotalSeconds, Stopwatch.GetElapsedTime(reduced, end).TotalSeconds);
         }
         Step(0);
         profiler?.Reset();
         var times = new double[steps];
+        var compute = new double[steps];
+        var reduce = new double[steps];
+        var update = new double[steps];
         long allocated = 0;
         for (int i = 0; i < steps; i++)
         {
             long before = GC.GetTotalAllocatedBytes(precise: true);
-            times[i] = Step(i + 1);
+            (times[i], compute[i], reduce[i], update[i]) = Step(i + 1);
             allocated += GC.GetTotalAllocatedBytes(precise: true) - before;
-            Console.WriteLine($"step {i + 1}/{steps}: {times[i] * 1000:F1} ms ({batch / times[i]:F1} samples/s), loss {objective.Terms.Total:F4}");
+            log.WriteLine($"step {i + 1}/{steps}: {times[i] * 1000:F1} ms ({batch / times[i]:F1} samples/s), loss {objective.Terms.Total:F4}" +
+                (comm.Size > 1 ? $"; compute {compute[i] * 1000:F1} ms, Allreduce {reduce[i] * 1000:F2} ms" : ""));
         }
-        if (profiler is not null) PrintProfile(profiler, times.Sum(), steps);
+        if (profiler is not null && comm.IsRoot) PrintProfile(profiler, times.Sum(), steps);
         double median = Statistics.Median(times);
-        Console.WriteLine(JsonSerializer.Serialize(new
+        double gradientBytes = reducer.GradientFloats * 4.0, reduceMedian = Statistics.Median(reduce);
+        log.WriteLine(JsonSerializer.Serialize(new
         {
             bench = "train-step",
             objective = options.Describe(),
@@ -195,6 +220,14 @@ internal static class BenchCommand
             s_per_step = Math.Round(median, 5),
             allocated_bytes_per_step = allocated / steps,
             backend = device0.Name,
+            ranks = comm.Size,
+            compute_ms = Math.Round(Statistics.Median(compute) * 1000, 3),
+            allreduce_ms = Math.Round(reduceMedian * 1000, 3),
+            update_ms = Math.Round(Statistics.Median(update) * 1000, 3),
+            // The Allreduce runs after the backward pass: nothing of it is hidden (see README, Data-parallel training).
+            allreduce_hidden_fraction = 0.0,
+            gradient_mb = Math.Round(gradientBytes / 1e6, 3),
+            allreduce_gb_per_s = comm.Size > 1 ? Math.Round(gradientBytes / reduceMedian / 1e9, 3) : (double?)null,
         }));
         return 0;
     }
