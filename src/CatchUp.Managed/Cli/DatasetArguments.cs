@@ -9,5 +9,5 @@ internal static class DatasetArguments
         : throw new CliUsageException($"dataset '{name}': expected {DatasetNames.Expected}");
 
     public static string Detect(string dir) => ImageDataset.Detect(dir) is DatasetKind kind ? DatasetNames.Name(kind)
-        : throw new CliUsageException($"--data {dir}: found neither IDX files (train-images-idx3-ubyte[.gz]) nor CIFAR-10 batches (data_batch_*.bin)");
+        : throw new CliUsageException($"--data {dir}: found neither IDX files (train-images-idx3-ubyte[.gz]), CIFAR-10 batches (data_batch_*.bin), downsampled-ImageNet batches (*.npz) nor images (*.jpg, *.png, ...)");
 }

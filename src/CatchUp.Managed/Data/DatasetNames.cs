@@ -1,9 +1,9 @@
 namespace CatchUp.Data;
 
-/// <summary>The data sets' names on the command line and in files: fashion-mnist, mnist, cifar10.</summary>
+/// <summary>The data sets' names on the command line and in files: fashion-mnist, mnist, cifar10, imagenet64.</summary>
 public static class DatasetNames
 {
-    public const string Expected = "fashion-mnist, mnist or cifar10";
+    public const string Expected = "fashion-mnist, mnist, cifar10 or imagenet64";
 
     public static bool TryParse(string name, out DatasetKind kind)
     {
@@ -12,6 +12,7 @@ public static class DatasetNames
             "fashion-mnist" => (true, DatasetKind.FashionMnist),
             "mnist" => (true, DatasetKind.Mnist),
             "cifar10" => (true, DatasetKind.Cifar10),
+            "imagenet64" => (true, DatasetKind.ImageNet64),
             _ => (false, default),
         };
         return ok;
@@ -22,6 +23,7 @@ public static class DatasetNames
         DatasetKind.FashionMnist => "fashion-mnist",
         DatasetKind.Mnist => "mnist",
         DatasetKind.Cifar10 => "cifar10",
+        DatasetKind.ImageNet64 => "imagenet64",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 }

@@ -1,3 +1,4 @@
+using CatchUp.Data.ImageNet;
 using CatchUp.IO;
 
 namespace CatchUp.Data;
@@ -7,6 +8,8 @@ public enum DatasetKind
     FashionMnist,
     Mnist,
     Cifar10,
+    /// <summary>ImageNet 64x64, 1000 classes: downsampled-ImageNet .npz batches or guided-diffusion image folders.</summary>
+    ImageNet64,
 }
 
 /// <summary>
@@ -20,12 +23,18 @@ public sealed class ImageDataset
     public const string DefaultFashionMnistDirectory = "/usr/share/datasets/fashion-mnist";
 
     public const string CifarSubdirectory = "cifar-10-batches-bin";
+    /// <summary>Classes of MNIST, Fashion-MNIST and CIFAR-10.</summary>
     public const int ClassCount = 10;
+    public const int ImageNetResolution = 64;
 
     private static readonly float[] ByteToUnit = BuildByteToUnit();
 
     /// <summary>Wraps <paramref name="images"/> ([count, channels, height, width], values in [-1, 1]) without copying.</summary>
     public ImageDataset(DatasetKind kind, float[] images, byte[] labels, int channels, int height, int width, string source)
+        : this(kind, images, Array.ConvertAll(labels, l => (int)l), channels, height, width, source) { }
+
+    /// <summary>As above with class indices below <see cref="ClassesOf"/>(<paramref name="kind"/>).</summary>
+    public ImageDataset(DatasetKind kind, float[] images, int[] labels, int channels, int height, int width, string source)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(labels);
@@ -38,9 +47,10 @@ public sealed class ImageDataset
         long imageSize = (long)channels * height * width;
         if (images.LongLength != imageSize * labels.Length)
             throw new ArgumentException($"{labels.Length} images of {channels}x{height}x{width} need {imageSize * labels.Length} floats but {images.Length} were given", nameof(images));
-        foreach (byte label in labels)
+        int classes = ClassesOf(kind);
+        foreach (int label in labels)
         {
-            if (label >= ClassCount) throw new ArgumentException($"label {label} is outside 0..{ClassCount - 1}", nameof(labels));
+            if ((uint)label >= classes) throw new ArgumentException($"label {label} is outside 0..{classes - 1}", nameof(labels));
         }
         Kind = kind;
         Images = images;
@@ -56,8 +66,13 @@ public sealed class ImageDataset
     /// <summary>[Count, Channels, Height, Width], row-major, in [-1, 1].</summary>
     public float[] Images { get; }
 
-    /// <summary>Class labels, 0..<see cref="ClassCount"/>-1.</summary>
-    public byte[] Labels { get; }
+    /// <summary>Class labels, 0..<see cref="Classes"/>-1.</summary>
+    public int[] Labels { get; }
+
+    /// <summary>How many classes the data set's labels range over (10, or 1000 for ImageNet).</summary>
+    public int Classes => ClassesOf(Kind);
+
+    public static int ClassesOf(DatasetKind kind) => kind == DatasetKind.ImageNet64 ? DownsampledImageNetReader.Classes : ClassCount;
 
     public int Channels { get; }
     public int Height { get; }
@@ -79,7 +94,10 @@ public sealed class ImageDataset
     public static float PixelToUnit(byte value) => ByteToUnit[value];
 
     /// <summary>Converts raw bytes [count, channels, height, width] to a data set.</summary>
-    public static ImageDataset FromPixels(DatasetKind kind, ReadOnlySpan<byte> pixels, byte[] labels, int channels, int height, int width, string source)
+    public static ImageDataset FromPixels(DatasetKind kind, ReadOnlySpan<byte> pixels, byte[] labels, int channels, int height, int width, string source) =>
+        FromPixels(kind, pixels, Array.ConvertAll(labels, l => (int)l), channels, height, width, source);
+
+    public static ImageDataset FromPixels(DatasetKind kind, ReadOnlySpan<byte> pixels, int[] labels, int channels, int height, int width, string source)
     {
         var images = new float[pixels.Length];
         for (int i = 0; i < pixels.Length; i++) images[i] = ByteToUnit[pixels[i]];
@@ -91,6 +109,7 @@ public sealed class ImageDataset
         DatasetKind.FashionMnist => "Fashion-MNIST",
         DatasetKind.Mnist => "MNIST",
         DatasetKind.Cifar10 => "CIFAR-10",
+        DatasetKind.ImageNet64 => "ImageNet 64x64",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -99,7 +118,9 @@ public sealed class ImageDataset
     /// Fashion-MNIST has (<see cref="DefaultFashionMnistDirectory"/>).
     /// MNIST and Fashion-MNIST directories hold train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
     /// and t10k-labels-idx1-ubyte, each optionally gzipped (.gz); CIFAR-10 directories hold data_batch_1..5.bin and
-    /// test_batch.bin, directly or in a cifar-10-batches-bin subdirectory.
+    /// test_batch.bin, directly or in a cifar-10-batches-bin subdirectory. ImageNet 64x64 directories hold the
+    /// downsampled batches (train_data_batch_*.npz, val_data.npz) or images below them (guided-diffusion's layout, the
+    /// class from the file name's prefix before '_'; for the test split, a val/ subdirectory).
     /// </summary>
     public static ImageDataset Load(string? directory, DatasetKind kind, bool train)
     {
@@ -110,7 +131,12 @@ public sealed class ImageDataset
                 throw new InvalidDataFileException(dir, $"{DatasetName(kind)} is not installed here: install it with `apt-get install dataset-fashion-mnist` or pass --data DIR");
             throw new InvalidDataFileException(dir, $"{DatasetName(kind)} directory not found");
         }
-        return kind == DatasetKind.Cifar10 ? LoadCifar10(dir, train) : LoadIdx(dir, kind, train);
+        return kind switch
+        {
+            DatasetKind.Cifar10 => LoadCifar10(dir, train),
+            DatasetKind.ImageNet64 => LoadImageNet(dir, train),
+            _ => LoadIdx(dir, kind, train),
+        };
     }
 
     /// <summary>
@@ -123,6 +149,8 @@ public sealed class ImageDataset
         ArgumentException.ThrowIfNullOrEmpty(directory);
         if (!Directory.Exists(directory)) return null;
         if (FindCifarDirectory(directory) is not null) return DatasetKind.Cifar10;
+        if (ImageNetBatches(directory, train: true).Length > 0 || ImageNetBatches(directory, train: false).Length > 0) return DatasetKind.ImageNet64;
+        if (ImageFolderReader.HasImages(directory)) return DatasetKind.ImageNet64;
 
         string? images = FindIdxFile(directory, "t10k-images-idx3-ubyte") ?? FindIdxFile(directory, "train-images-idx3-ubyte");
         if (images is null) return null;
@@ -177,6 +205,32 @@ public sealed class ImageDataset
             done += batch.Count;
         }
         return new ImageDataset(DatasetKind.Cifar10, images, labels, Cifar10Reader.Channels, Cifar10Reader.Height, Cifar10Reader.Width, batchDir);
+    }
+
+    private static string[] ImageNetBatches(string dir, bool train) =>
+        Directory.GetFiles(dir, train ? "train_data_batch_*.npz" : "val_data*.npz").Order(StringComparer.Ordinal).ToArray();
+
+    private static ImageDataset LoadImageNet(string dir, bool train)
+    {
+        var batches = ImageNetBatches(dir, train);
+        if (batches.Length > 0)
+        {
+            var read = batches.Select(DownsampledImageNetReader.Read).ToArray();
+            int r = read[0].Resolution;
+            if (read.FirstOrDefault(b => b.Resolution != r) is { } other)
+                throw new InvalidDataFileException(batches[Array.IndexOf(read, other)], $"holds {other.Resolution}x{other.Resolution} images, {batches[0]} holds {r}x{r}");
+            var pixels = new byte[read.Sum(b => (long)b.Pixels.Length)];
+            long offset = 0;
+            foreach (var b in read) { b.Pixels.CopyTo(pixels, offset); offset += b.Pixels.Length; }
+            return FromPixels(DatasetKind.ImageNet64, pixels, read.SelectMany(b => b.Labels).ToArray(), 3, r, r, dir);
+        }
+        string folder = train ? dir : Path.Combine(dir, "val");
+        if (!ImageFolderReader.HasImages(folder))
+            throw new InvalidDataFileException(folder, train
+                ? "neither downsampled-ImageNet batches (train_data_batch_*.npz) nor images (*.jpg, *.jpeg, *.png, *.gif) here"
+                : "no val_data*.npz batch here and no images in its val/ subdirectory");
+        var images = ImageFolderReader.Read(folder, ImageNetResolution);
+        return FromPixels(DatasetKind.ImageNet64, images.Pixels, images.Labels, 3, images.Resolution, images.Resolution, folder);
     }
 
     private static string? FindCifarDirectory(string dir)

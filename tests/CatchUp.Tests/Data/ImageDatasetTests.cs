@@ -29,9 +29,9 @@ public class ImageDatasetTests
         ImageDataset test = ImageDataset.Load(dir.Path, DatasetKind.Mnist, train: false);
 
         Assert.Equal([5, 1, 4, 3], train.Shape);
-        Assert.Equal(new byte[] { 0, 1, 2, 3, 4 }, train.Labels);
+        Assert.Equal(new[] { 0, 1, 2, 3, 4 }, train.Labels);
         Assert.Equal([2, 1, 4, 3], test.Shape);
-        Assert.Equal(new byte[] { 9, 0 }, test.Labels);
+        Assert.Equal(new[] { 9, 0 }, test.Labels);
         Assert.Equal(Enumerable.Range(12, 12).Select(i => i / 127.5f - 1f), test.Image(1).ToArray());
         Assert.Equal(DatasetKind.Mnist, train.Kind);
         Assert.Equal([2, 1, 4, 3], test.ToHostTensor().Shape);
@@ -60,7 +60,7 @@ public class ImageDatasetTests
         ImageDataset test = ImageDataset.Load(dir.Path, DatasetKind.Cifar10, train: false);
 
         Assert.Equal([10, 3, 32, 32], train.Shape);
-        Assert.Equal(new byte[] { 1, 0, 2, 1, 3, 2, 4, 3, 5, 4 }, train.Labels);
+        Assert.Equal(new[] { 1, 0, 2, 1, 3, 2, 4, 3, 5, 4 }, train.Labels);
         Assert.Equal(DataFiles.CifarPixel(1, 5) / 127.5f - 1f, train.Image(3)[5]); // data_batch_2, record 1
         Assert.Equal([1, 3, 32, 32], test.Shape);
         Assert.Equal(DatasetKind.Cifar10, ImageDataset.Detect(dir.Path));
