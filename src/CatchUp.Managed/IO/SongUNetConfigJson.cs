@@ -83,7 +83,7 @@ internal static class SongUNetConfigJson
                 if (!seen.Contains(required)) throw Fail($"missing required key '{required}'");
             }
 
-            config = reference.DropUnusedAttention(config);
+            config = reference.ApplyReferenceDefaults(reference.DropUnusedAttention(config), phiGiven: seen.Contains("phi"));
             config.Validate(sourceName);
             reference.CheckParameterCount(config);
             return config;

@@ -18,7 +18,11 @@ public enum ConfigRole
 /// </summary>
 internal sealed class ReferenceConfig(string sourceName, ConfigRole role, Action<string> warn)
 {
+    /// <summary>The reference SongUNet's default <c>phi</c>, which a reference file without the key gets.</summary>
+    public const double ReferenceDefaultPhi = 0.25;
+
     private double? _numParams;
+    private bool _isReferenceFile;
 
     public static void WarnToStderr(string message) => Console.Error.WriteLine($"catchup: warning: {message}");
 
@@ -29,6 +33,7 @@ internal sealed class ReferenceConfig(string sourceName, ConfigRole role, Action
         switch (key)
         {
             case "unet_type":
+                _isReferenceFile = true;
                 if (value.ValueKind != JsonValueKind.String || value.GetString() != "songunet")
                     throw Fail(key, $"{JsonText.Show(value)} is not supported; only \"songunet\" is");
                 break;
@@ -46,6 +51,10 @@ internal sealed class ReferenceConfig(string sourceName, ConfigRole role, Action
                 throw new ArgumentException($"not a reference key: {key}", nameof(key));
         }
     }
+
+    /// <summary>A reference file (one with <c>unet_type</c>) means the reference's defaults where ours differ.</summary>
+    public SongUNetConfig ApplyReferenceDefaults(SongUNetConfig config, bool phiGiven) =>
+        _isReferenceFile && !phiGiven ? config with { Phi = ReferenceDefaultPhi } : config;
 
     /// <summary>The reference builds attention only where a level's resolution is listed and ignores the rest; so do we, saying so.</summary>
     public SongUNetConfig DropUnusedAttention(SongUNetConfig config)
