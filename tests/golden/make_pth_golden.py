@@ -14,6 +14,8 @@ Writes tests/golden/pth/:
                                             the EMA model (x_euler4), with generator 2 (x_euler4_head2), with the raw
                                             model (x_euler4_raw), the encoder's output on enc_x, and the raw weights'
                                             Adam moments for a few parameters
+  views.pth                                 tensors whose values are a function of their index, as views (transposed, offset,
+                                            broadcast) and in float16 / bfloat16 / float64 storages
   hostile/*.pth + hostile/manifest.json     files the reader must refuse, with the problem each must be reported as
 
 The network is our PyTorch port of the reference SongUNet (songunet_ref.py); the save calls and the dict layouts are
@@ -170,13 +172,20 @@ def save_expected(flow, ema, enc, opt):
 
 # ----------------------------------------------------------------------------- hostile files
 
+def put(z, name, data):
+    """A record with a fixed date, so that re-running the script reproduces the files byte for byte."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = z.compression
+    z.writestr(info, data)
+
+
 def torch_zip(path, pickle_bytes, records=(), name='archive', compress=zipfile.ZIP_STORED):
     with zipfile.ZipFile(path, 'w', compression=compress) as z:
-        z.writestr(f'{name}/data.pkl', pickle_bytes)
+        put(z, f'{name}/data.pkl', pickle_bytes)
         for key, data in records:
-            z.writestr(f'{name}/data/{key}', data)
-        z.writestr(f'{name}/byteorder', 'little')
-        z.writestr(f'{name}/version', '3\n')
+            put(z, f'{name}/data/{key}', data)
+        put(z, f'{name}/byteorder', 'little')
+        put(z, f'{name}/version', '3\n')
 
 
 class Reduce:
@@ -235,13 +244,13 @@ def make_hostile():
     add('zip_bomb.pth', 'is compressed', big, [('0', b'\0' * (32 << 20))], compress=zipfile.ZIP_DEFLATED)
     add('two_archives.pth', 'more than one NAME/data.pkl', None)
     with zipfile.ZipFile(os.path.join(d, 'two_archives.pth'), 'w') as z:
-        z.writestr('a/data.pkl', big)
-        z.writestr('b/data.pkl', big)
+        put(z, 'a/data.pkl', big)
+        put(z, 'b/data.pkl', big)
     add('big_endian.pth', "byte order 'big'", None)
     with zipfile.ZipFile(os.path.join(d, 'big_endian.pth'), 'w') as z:
-        z.writestr('archive/data.pkl', tensor_pickle())
-        z.writestr('archive/data/0', floats)
-        z.writestr('archive/byteorder', 'big')
+        put(z, 'archive/data.pkl', tensor_pickle())
+        put(z, 'archive/data/0', floats)
+        put(z, 'archive/byteorder', 'big')
     good = io.BytesIO()
     torch.save(collections.OrderedDict(w=torch.arange(64.)), good)
     add('truncated.pth', 'truncated', None)
@@ -267,8 +276,26 @@ def make_hostile():
     assert not os.path.exists(marker)
 
 
+def make_views():
+    """Element [i, j] of every tensor is 10 * i + j (exact in every dtype); the reader must undo the views."""
+    base = torch.tensor([[10. * i + j for j in range(4)] for i in range(3)])
+    views = collections.OrderedDict()
+    views['contiguous'] = base
+    views['transposed'] = torch.tensor([[10. * j + i for j in range(3)] for i in range(4)]).t()  # strides (1, 3)
+    big = torch.zeros(5, 6)
+    big[1:4, 2:6] = base
+    views['offset'] = big[1:4, 2:6]  # storage offset 8, strides (6, 1)
+    views['broadcast'] = torch.arange(4.).expand(3, 4)  # stride 0 on the first dimension: row i = [0, 1, 2, 3]
+    views['float16'] = base.half()
+    views['bfloat16'] = base.bfloat16()
+    views['float64'] = base.double()
+    views['scalar'] = torch.tensor(7.)
+    torch.save(views, os.path.join(OUT, 'views.pth'))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    make_views()
     flow, ema, enc, opt = train()
     de = dict(DE, num_params=count_params(build(DE)) / 1e6)
     for name, cfg in (('reference_de.json', de), ('reference_en.json', EN)):

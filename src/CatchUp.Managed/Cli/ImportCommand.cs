@@ -16,11 +16,12 @@ internal static class ImportCommand
         var encoderModel = new Option<string?>("--encoder-model") { Description = "The encoder's config (the reference's --config_en JSON)" };
         var shakedrop = new Option<bool>("--shakedrop") { Description = "The reference's --shakedrop: the model was trained with dynamic skip connections (prior_shakedrop)" };
         var phi = new Option<double?>("--phi") { Description = "The reference's --phi (default: the config's phi, else the reference's 0.25)" };
-        var dataset = new Option<string?>("--dataset") { Description = "Dataset the run trains on when resumed: fashion-mnist | mnist | cifar10 (default: from the image size)" };
+        var data = new Option<string?>("--data") { Description = "Dataset directory the run trains on when resumed (train --resume)" };
+        var dataset = new Option<string?>("--dataset") { Description = "fashion-mnist | mnist | cifar10 (default: detected from --data, else from the image size)" };
         var outDir = new Option<string>("--out") { Description = "The new run directory", Required = true };
         var command = new Command("import", "Convert the PyTorch reference's .pth checkpoints into a CatchUp run (config.json + checkpoint.safetensors)")
         {
-            pth, generators, encoder, model, encoderModel, shakedrop, phi, dataset, outDir,
+            pth, generators, encoder, model, encoderModel, shakedrop, phi, data, dataset, outDir,
         };
         command.SetAction(r => CliApp.Guard(() =>
         {
@@ -29,8 +30,11 @@ internal static class ImportCommand
             if (r.GetValue(phi) is double p) config = config with { Phi = p };
             config.Validate("--phi");
             var encoderConfig = r.GetValue(encoderModel) is string em ? ModelLoading.LoadConfig(em, ConfigRole.NoiseEncoder) : null;
-            if (r.GetValue(dataset) is string ds) DatasetArguments.Parse(ds);
-            var request = new ImportRequest(r.GetValue(pth)!, r.GetValue(generators), r.GetValue(encoder), config, encoderConfig, r.GetValue(outDir)!, r.GetValue(dataset));
+            string? dataDir = r.GetValue(data);
+            string? datasetName = r.GetValue(dataset) ?? (dataDir is null ? null : DatasetArguments.Detect(dataDir));
+            if (datasetName is not null) DatasetArguments.Parse(datasetName);
+            var request = new ImportRequest(r.GetValue(pth)!, r.GetValue(generators), r.GetValue(encoder), config, encoderConfig, r.GetValue(outDir)!,
+                datasetName, dataDir);
             var result = RunImporter.Import(request);
             var m = result.Options.Model;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

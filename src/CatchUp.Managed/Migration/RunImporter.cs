@@ -9,7 +9,7 @@ namespace CatchUp.Migration;
 
 /// <summary>What <c>catchup import</c> was asked to convert.</summary>
 internal sealed record ImportRequest(string FlowPath, string? GeneratorsPath, string? EncoderPath, SongUNetConfig Model,
-    SongUNetConfig? EncoderModel, string OutDir, string? Dataset);
+    SongUNetConfig? EncoderModel, string OutDir, string? Dataset, string? DataDir = null);
 
 /// <summary>What an import wrote, for the summary line.</summary>
 internal sealed record ImportResult(TrainingOptions Options, long Iteration, bool AdamMoments, IReadOnlyList<string> Notes);
@@ -45,7 +45,7 @@ internal static class RunImporter
             EncoderModel = request.EncoderModel,
             Objective = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = generators.Count + 1, Encoder = encoder is not null },
             Dataset = request.Dataset ?? GuessDataset(model),
-            DataDir = null,
+            DataDir = request.DataDir,
             Iterations = Math.Max(flow.Iteration, 1),
             EmaDecay = 0.9999f,
             EmaStart = 0,
