@@ -219,9 +219,10 @@ def make_hostile():
 
     floats = struct.pack('<4f', 1, 2, 3, 4)
     add('os_system.pth', "refusing global 'posix.system'", pickle.dumps(Reduce(os.system, (f'touch {marker}',)), protocol=2))
-    add('builtins_eval.pth', "refusing global 'builtins.eval'", pickle.dumps(Reduce(eval, (f"open('{marker}', 'w')",)), protocol=2))
+    # Protocol 2 pickles name these by their Python 2 modules (__builtin__, commands).
+    add('builtins_eval.pth', "refusing global '__builtin__.eval'", pickle.dumps(Reduce(eval, (f"open('{marker}', 'w')",)), protocol=2))
     import subprocess
-    add('subprocess.pth', "refusing global 'subprocess.check_call'", pickle.dumps(Reduce(subprocess.check_call, (['touch', marker],)), protocol=2))
+    add('subprocess.pth', "refusing global 'commands.check_call'", pickle.dumps(Reduce(subprocess.check_call, (['touch', marker],)), protocol=2))
     add('stack_global_exec.pth', "refusing global 'builtins.exec'", pickle.dumps(Reduce(exec, (f"open('{marker}', 'w')",)), protocol=4))
     # A tensor-shaped pickle whose storage "type" is os.system.
     add('persistent_id_global.pth', "refusing global 'os.system'", tensor_pickle().replace(b'ctorch\nFloatStorage\n', b'cos\nsystem\n'), [('0', floats)])
@@ -229,7 +230,8 @@ def make_hostile():
     add('deep_nesting.pth', 'nested deeper than', b'\x80\x02' + b']' * 5000 + b'a' * 4999 + b'.')
     add('huge_string.pth', 'declares 4294967295 bytes', b'\x80\x02X\xff\xff\xff\xff' + b'a' * 16 + b'.')
     add('huge_size.pth', 'more elements than can be held', tensor_pickle(size=(1 << 30, 1 << 30, 16), stride=(0, 0, 0)), [('0', floats)])
-    add('size_past_storage.pth', 'which has 4', tensor_pickle(size=(1000, 1000), stride=(1000, 1)), [('0', floats)])
+    add('size_past_storage.pth', 'which has 4', tensor_pickle(size=(3, 2), stride=(2, 1)), [('0', floats)])
+    add('stride_past_storage.pth', "past the storage's 4 elements", tensor_pickle(size=(1000, 1000), stride=(1000, 1)), [('0', floats)])
     add('short_storage.pth', 'holds 8 bytes', tensor_pickle(), [('0', floats[:8])])
     add('huge_numel.pth', 'holds 16 bytes', tensor_pickle(numel=2_000_000_000, size=(2, 2)), [('0', floats)])
     add('negative_stride.pth', 'negative stride', tensor_pickle(stride=(-2, 1), offset=2), [('0', floats)])

@@ -101,7 +101,7 @@ public class PthReaderTests
         }
     }
 
-    private static void AssertSame(ReferenceStateDict a, ReferenceStateDict b)
+    internal static void AssertSame(ReferenceStateDict a, ReferenceStateDict b)
     {
         Assert.Equal(a.Keys, b.Keys);
         foreach (var key in a.Keys)
