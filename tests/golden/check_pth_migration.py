@@ -11,12 +11,14 @@ checked code paths never use (einops, matplotlib, torchvision, tqdm, scipy, pyto
 2. Import, then sample: catchup import + catchup sample give the reference's samples.
 3. Export: catchup export --format pth writes files that torch.load(weights_only=True) reads and that load into the
    reference's modules with strict=True; their velocity (and heads) equals catchup velocity's on the same input.
+4. The same for a run trained by catchup train itself (CUD RK34 with the encoder, a few iterations on synthetic data).
 """
 
 import argparse
 import json
 import os
 import shlex
+import struct
 import subprocess
 import sys
 import tempfile
@@ -27,7 +29,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 PTH = os.path.join(HERE, 'pth')
 sys.path.insert(0, HERE)
-from make_golden import read_safetensors, write_safetensors  # noqa: E402
+from make_golden import read_safetensors, write_json, write_safetensors  # noqa: E402
 
 
 class Stub(types.ModuleType):
@@ -89,14 +91,67 @@ def report(name, a, b, tol):
     return d <= tol
 
 
+CATCHUP = []
+
+
+def run_cli(args):
+    result = subprocess.run(CATCHUP + args, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f'catchup {" ".join(args)} failed:\n{result.stderr}')
+    return result
+
+
+def write_idx(directory, count, side):
+    """A tiny MNIST-style data set (IDX files) of side x side images."""
+    os.makedirs(directory, exist_ok=True)
+    pixels = bytes((i * 37) % 256 for i in range(count * side * side))
+    with open(os.path.join(directory, 'train-images-idx3-ubyte'), 'wb') as f:
+        f.write(struct.pack('>IIII', 0x803, count, side, side) + pixels)
+    with open(os.path.join(directory, 'train-labels-idx1-ubyte'), 'wb') as f:
+        f.write(struct.pack('>II', 0x801, count) + bytes(count))
+
+
+def check_export(ref, run, exported_dir, tmp, shakedrop, phi):
+    """Exports RUN both ways, loads the .pth files into the reference strictly and compares velocities and heads."""
+    ok = True
+    run_cli(['export', '--format', 'pth', '--run', run, '--out', exported_dir])
+    run_cli(['export', '--format', 'safetensors', '--run', run, '--out', exported_dir])
+    flow, encoder = reference_models(ref, os.path.join(exported_dir, 'config_de.json'), os.path.join(exported_dir, 'config_en.json'), shakedrop, phi)
+    gens = load_like_generate(ref, flow, encoder, os.path.join(exported_dir, 'flow_model_ema.pth'), os.path.join(exported_dir, 'generator_list_ema.pth'),
+                              os.path.join(exported_dir, 'forward_model_ema.pth'), weights_only=True)
+    print('  strict load with weights_only=True: flow_model_ema.pth, generator_list_ema.pth (%d), forward_model_ema.pth: OK' % len(gens))
+    config = json.load(open(os.path.join(exported_dir, 'config_de.json')))
+    g = torch.Generator().manual_seed(5)
+    c, r = config['in_channels'], config['img_resolution']
+    x, t = torch.randn(3, c, r, r, generator=g), torch.rand(3, generator=g)
+    io_path, v_path = os.path.join(tmp, 'io.safetensors'), os.path.join(tmp, 'v.safetensors')
+    write_safetensors(io_path, {'x': x, 't': t})
+    run_cli(['velocity', '--model', os.path.join(exported_dir, 'config_de.json'), '--weights', os.path.join(exported_dir, 'flow_model_ema.safetensors'),
+             '--input', io_path, '--output', v_path])
+    ours = read_safetensors(v_path)
+    with torch.no_grad():
+        v, features = flow(x, t, return_features=True)
+        ok &= report('reference velocity vs catchup velocity', v, ours['v'], 1e-5)
+        for j, gen in enumerate(gens):
+            ok &= report(f'reference MetaGenerator {j + 2} vs catchup head{j + 2}', gen(features), ours[f'head{j + 2}'], 1e-5)
+    ones = torch.ones(3)
+    write_safetensors(io_path, {'x': x, 't': ones})
+    run_cli(['velocity', '--model', os.path.join(exported_dir, 'config_en.json'), '--weights', os.path.join(exported_dir, 'forward_model_ema.safetensors'),
+             '--input', io_path, '--output', v_path])
+    with torch.no_grad():
+        ok &= report('reference UNetEncoder vs catchup velocity of the encoder at t = 1', encoder.encoder(x, ones), read_safetensors(v_path)['v'], 1e-5)
+    return ok
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--reference', required=True)
     p.add_argument('--catchup', default='dotnet ' + os.path.join(HERE, '..', '..', 'src/CatchUp.Managed/bin/Release/net10.0/catchup.dll'))
     a = p.parse_args()
     ref = import_reference(os.path.abspath(a.reference))
-    catchup = shlex.split(a.catchup)
-    run = lambda *args: subprocess.run(catchup + list(args), check=True, capture_output=True, text=True)
+    global CATCHUP
+    CATCHUP = shlex.split(a.catchup)
+    run = lambda *args: run_cli(list(args))
     de, en = os.path.join(PTH, 'reference_de.json'), os.path.join(PTH, 'reference_en.json')
     expected = read_safetensors(os.path.join(PTH, 'expected.safetensors'))
     z = expected['z']
@@ -123,26 +178,20 @@ def main():
             ok &= report(f'catchup sample --head {head} vs generate.py --generator {gid}', read_safetensors(os.path.join(out, 'samples.safetensors'))['x'],
                          reference_euler(ref, flow, gens, z, 4, gid), 1e-4)
 
-        print('3. catchup export --format pth, loaded by the reference with torch.load(weights_only=True) and strict=True')
-        exported = os.path.join(tmp, 'exported')
-        run('export', '--format', 'pth', '--run', run_dir, '--out', exported)
-        run('export', '--format', 'safetensors', '--run', run_dir, '--out', exported)
-        flow2, encoder2 = reference_models(ref, os.path.join(exported, 'config_de.json'), os.path.join(exported, 'config_en.json'), True, 0.75)
-        gens2 = load_like_generate(ref, flow2, encoder2, os.path.join(exported, 'flow_model_ema.pth'), os.path.join(exported, 'generator_list_ema.pth'),
-                                   os.path.join(exported, 'forward_model_ema.pth'), weights_only=True)
-        print('  strict load: flow_model_ema.pth, generator_list_ema.pth (%d), forward_model_ema.pth: OK' % len(gens2))
-        g = torch.Generator().manual_seed(5)
-        x, t = torch.randn(3, 1, 8, 8, generator=g), torch.rand(3, generator=g)
-        write_safetensors(os.path.join(tmp, 'io.safetensors'), {'x': x, 't': t})
-        run('velocity', '--model', os.path.join(exported, 'config_de.json'), '--weights', os.path.join(exported, 'flow_model_ema.safetensors'),
-            '--input', os.path.join(tmp, 'io.safetensors'), '--output', os.path.join(tmp, 'v.safetensors'))
-        ours = read_safetensors(os.path.join(tmp, 'v.safetensors'))
-        with torch.no_grad():
-            v, features = flow2(x, t, return_features=True)
-            ok &= report('reference velocity vs catchup velocity', v, ours['v'], 1e-5)
-            ok &= report('reference MetaGenerator 2 vs catchup head2', gens2[0](features), ours['head2'], 1e-5)
-            ok &= report('reference MetaGenerator 3 vs catchup head3', gens2[1](features), ours['head3'], 1e-5)
-            ok &= report('exported encoder vs the fixture encoder', encoder2.encoder(expected['enc_x'], torch.ones(2)), expected['enc_out'], 1e-6)
+        print('3. catchup export --format pth of the imported run, in the reference')
+        ok &= check_export(ref, run_dir, os.path.join(tmp, 'exported'), tmp, True, 0.75)
+
+        print('4. a run trained by catchup train (CUD RK34, encoder), exported, in the reference')
+        data, model = os.path.join(tmp, 'data'), os.path.join(tmp, 'model.json')
+        write_idx(data, 32, 8)
+        write_json(model, {'img_resolution': 8, 'in_channels': 1, 'out_channels': 1, 'model_channels': 8, 'channel_mult': [1, 2], 'num_blocks': 1,
+                           'attn_resolutions': [4], 'dropout': 0.1, 'prior_shakedrop': True, 'phi': 0.25})
+        write_json(os.path.join(tmp, 'enc.json'), {'img_resolution': 8, 'in_channels': 1, 'out_channels': 2, 'model_channels': 4, 'channel_mult': [1, 1],
+                                                   'num_blocks': 1, 'attn_resolutions': [], 'dropout': 0.0})
+        trained = os.path.join(tmp, 'trained')
+        run_cli(['train', '--model', model, '--encoder-model', os.path.join(tmp, 'enc.json'), '--data', data, '--dataset', 'mnist', '--rk', '34',
+                 '--encoder', 'true', '--iterations', '20', '--batch', '8', '--lr', '3e-3', '--ema-decay', '0.5', '--out', trained])
+        ok &= check_export(ref, trained, os.path.join(tmp, 'exported-trained'), tmp, True, 0.25)
     print('ALL OK' if ok else 'FAILED')
     sys.exit(0 if ok else 1)
 

@@ -230,8 +230,9 @@ def make_hostile():
     add('deep_nesting.pth', 'nested deeper than', b'\x80\x02' + b']' * 5000 + b'a' * 4999 + b'.')
     add('huge_string.pth', 'declares 4294967295 bytes', b'\x80\x02X\xff\xff\xff\xff' + b'a' * 16 + b'.')
     add('huge_size.pth', 'more elements than can be held', tensor_pickle(size=(1 << 30, 1 << 30, 16), stride=(0, 0, 0)), [('0', floats)])
-    add('size_past_storage.pth', 'which has 4', tensor_pickle(size=(3, 2), stride=(2, 1)), [('0', floats)])
-    add('stride_past_storage.pth', "past the storage's 4 elements", tensor_pickle(size=(1000, 1000), stride=(1000, 1)), [('0', floats)])
+    add('size_past_storage.pth', "reaches past storage '0', which has 4 elements", tensor_pickle(size=(3, 2), stride=(2, 1)), [('0', floats)])
+    add('stride_past_storage.pth', "reaches past storage '0', which has 4 elements", tensor_pickle(size=(1000, 1000), stride=(1000, 1)), [('0', floats)])
+    add('offset_past_storage.pth', 'starts past the end of storage', tensor_pickle(size=(1, 1), stride=(1, 1), offset=4), [('0', floats)])
     add('short_storage.pth', 'holds 8 bytes', tensor_pickle(), [('0', floats[:8])])
     add('huge_numel.pth', 'holds 16 bytes', tensor_pickle(numel=2_000_000_000, size=(2, 2)), [('0', floats)])
     add('negative_stride.pth', 'negative stride', tensor_pickle(stride=(-2, 1), offset=2), [('0', floats)])
@@ -292,6 +293,7 @@ def make_views():
     views['bfloat16'] = base.bfloat16()
     views['float64'] = base.double()
     views['scalar'] = torch.tensor(7.)
+    views['size_one_stride'] = torch.arange(4.).as_strided((1, 4), (1000, 1))  # any stride is legal on a dimension of size 1
     torch.save(views, os.path.join(OUT, 'views.pth'))
 
 

@@ -109,7 +109,8 @@ internal sealed class PthFile
 
     private static byte[] ReadRecord(string path, ZipArchiveEntry entry, long limit)
     {
-        if (entry.Length > limit) throw new InvalidDataFileException(path, $"record '{entry.FullName}' is {entry.Length} bytes, over its {limit}-byte limit");
+        if (entry.Length > Math.Min(limit, Array.MaxLength))
+            throw new InvalidDataFileException(path, $"record '{entry.FullName}' is {entry.Length} bytes, over its {Math.Min(limit, Array.MaxLength)}-byte limit");
         var data = new byte[entry.Length];
         using var s = entry.Open();
         s.ReadExactly(data);

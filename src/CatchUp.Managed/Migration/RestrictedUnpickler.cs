@@ -166,15 +166,15 @@ internal sealed class RestrictedUnpickler
         }
         if (elements > 0)
         {
+            if (offset >= storage.Numel) throw Fail($"tensor at offset {offset} starts past the end of storage '{storage.Key}', which has {storage.Numel} elements");
             for (int d = 0; d < sizes.Length; d++)
             {
-                // Each term is below Array.MaxLength * stride; a stride past the storage fails the check below anyway.
-                if (strides[d] > storage.Numel) throw Fail($"tensor in storage '{storage.Key}' has stride {strides[d]}, past the storage's {storage.Numel} elements");
-                lastIndex += (sizes[d] - 1) * strides[d];
+                if (sizes[d] == 1) continue; // PyTorch leaves any stride on a dimension of size 1
+                // lastIndex < Numel <= 2^31 and the term < 2^31 * 2^31, so the sum cannot overflow; past the storage it stops here.
+                if (strides[d] > storage.Numel || (lastIndex += (sizes[d] - 1) * strides[d]) >= storage.Numel)
+                    throw Fail($"tensor [{string.Join(", ", sizes)}] at offset {offset} with strides [{string.Join(", ", strides)}] reaches past " +
+                               $"storage '{storage.Key}', which has {storage.Numel} elements");
             }
-            if (lastIndex >= storage.Numel)
-                throw Fail($"tensor [{string.Join(", ", sizes)}] at offset {offset} with strides [{string.Join(", ", strides)}] reaches element {lastIndex} " +
-                           $"of storage '{storage.Key}', which has {storage.Numel}");
         }
         return new TorchTensor(storage, offset, sizes, strides);
     }

@@ -16,7 +16,7 @@ public class PthReaderTests
     {
         var file = PthFile.Read(Pth("views.pth"));
         var root = Assert.IsType<PyDict>(file.Root);
-        Assert.Equal(["contiguous", "transposed", "offset", "broadcast", "float16", "bfloat16", "float64", "scalar"],
+        Assert.Equal(["contiguous", "transposed", "offset", "broadcast", "float16", "bfloat16", "float64", "scalar", "size_one_stride"],
             root.Items.Select(kv => (string)kv.Key));
         foreach (var name in new[] { "contiguous", "transposed", "offset", "float16", "bfloat16", "float64" })
         {
@@ -32,6 +32,9 @@ public class PthReaderTests
         var scalar = file.ToHost((TorchTensor)root["scalar"]!, "scalar");
         Assert.Empty(scalar.Shape);
         Assert.Equal([7f], scalar.Data);
+        var sizeOne = file.ToHost((TorchTensor)root["size_one_stride"]!, "size_one_stride");
+        Assert.Equal([1, 4], sizeOne.Shape);
+        Assert.Equal([0f, 1f, 2f, 3f], sizeOne.Data);
     }
 
     [Fact]
