@@ -241,6 +241,8 @@ def make_hostile():
     add('wrong_dtype.pth', 'is torch.int64; weights must be floating point', tensor_pickle(storage_type=b'LongStorage'), [('0', struct.pack('<4q', 1, 2, 3, 4))])
     add('unknown_storage_type.pth', "refusing global 'torch.QInt8Storage'", tensor_pickle(storage_type=b'QInt8Storage'), [('0', floats)])
     add('no_stop.pth', 'without its STOP opcode', tensor_pickle()[:-1], [('0', floats)])
+    add('allowed_global_called.pth', 'refusing the call torch.FloatStorage', b'\x80\x02ctorch\nFloatStorage\nK\x05\x85R.')
+    add('build_with_list.pth', 'refusing BUILD', b'\x80\x02ccollections\nOrderedDict\n)R]b.')
     add('bad_memo.pth', 'memo entry 7 was never stored', b'\x80\x02h\x07.')
     add('not_a_state_dict.pth', 'not a state dict', b'\x80\x02X\x05\x00\x00\x00hello.')
     big = pickle.dumps([0] * 10, protocol=2)

@@ -116,6 +116,18 @@ public class ImportCommandTests : IDisposable
     }
 
     [Fact]
+    public void ReferenceConfigsWarnOnceAboutAttentionResolutionsTheModelLacks()
+    {
+        var (exit, _, err) = Run("import", "--pth", Pth("flow_model_30_ema.pth"), "--generators", Pth("generator_list_30_ema.pth"),
+            "--encoder", Pth("forward_model_30_ema.pth"), "--model", Pth("reference_de.json"), "--encoder-model", Pth("reference_en.json"), "--out", Tmp("w"));
+        Assert.Equal(0, exit);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith($"catchup: warning: {Pth("reference_de.json")}: attn_resolutions [16] match no level of this model (levels [8, 4])", lines[0]);
+        Assert.StartsWith($"catchup: warning: {Pth("reference_en.json")}: attn_resolutions [16]", lines[1]);
+    }
+
+    [Fact]
     public void ConfigErrorsAndMissingEncoderConfigFailWithoutWritingAnything()
     {
         string wrong = Tmp("wrong.json");
