@@ -17,6 +17,8 @@ public static class CliApp
             EvalCommand.Create(),
             VelocityCommand.Create(),
             SampleCommand.Create(),
+            ImportCommand.Create(),
+            ExportCommand.Create(),
             BenchCommand.Create(),
             InceptionFeaturesCommand.Create(),
             SelftestCommand.Create(),

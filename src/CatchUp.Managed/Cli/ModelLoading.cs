@@ -1,4 +1,5 @@
 using CatchUp.IO;
+using CatchUp.Migration;
 using CatchUp.Models;
 using CatchUp.Training;
 
@@ -10,11 +11,11 @@ internal sealed record LoadedModel(SongUNetConfig Config, IReadOnlyDictionary<st
 internal static class ModelLoading
 {
     /// <summary>A config path, or one of the preset names.</summary>
-    public static SongUNetConfig LoadConfig(string modelArgument) => modelArgument switch
+    public static SongUNetConfig LoadConfig(string modelArgument, ConfigRole role = ConfigRole.VelocityModel) => modelArgument switch
     {
         "mnist-paper" => SongUNetConfig.MnistPaper,
         "cifar10-paper" => SongUNetConfig.Cifar10Paper,
-        _ when File.Exists(modelArgument) => SongUNetConfig.Load(modelArgument),
+        _ when File.Exists(modelArgument) => SongUNetConfig.Load(modelArgument, role),
         _ => throw new CliUsageException($"model config '{modelArgument}' not found (give a JSON file, or mnist-paper / cifar10-paper)"),
     };
 

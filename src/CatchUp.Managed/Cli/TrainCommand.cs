@@ -72,7 +72,7 @@ internal static class TrainCommand
                 o = Presets(r.GetValue(preset)!);
                 if (r.GetValue(config) is string c) o = TrainingOptions.Load(c, o);
                 if (r.GetValue(model) is string m) o = o with { Model = ModelLoading.LoadConfig(m) };
-                if (r.GetValue(encoderModel) is string em) o = o with { EncoderModel = ModelLoading.LoadConfig(em) };
+                if (r.GetValue(encoderModel) is string em) o = o with { EncoderModel = ModelLoading.LoadConfig(em, Migration.ConfigRole.NoiseEncoder) };
                 var ob = o.Objective;
                 if (r.GetValue(objective) is string os) ob = ob with { Kind = os switch
                 {

@@ -7,7 +7,11 @@ namespace CatchUp.Data;
 /// The sampler's randomness is counter-based (a hash of the seed, the epoch and the position), so the seed together
 /// with (epoch, position) is the whole RNG state. <see cref="DatasetCount"/> guards against resuming on other data.
 /// </summary>
-public readonly record struct BatchSamplerState(ulong Seed, long Epoch, int Position, int DatasetCount);
+public readonly record struct BatchSamplerState(ulong Seed, long Epoch, int Position, int DatasetCount)
+{
+    /// <summary>No data drawn yet, on no particular data set (runs imported from the PyTorch reference).</summary>
+    public static BatchSamplerState Fresh => default;
+}
 
 /// <summary>
 /// Draws training batches from an <see cref="ImageDataset"/>: each epoch visits every image exactly once in a fresh
@@ -53,6 +57,8 @@ public sealed class BatchSampler
 
     public void SetState(BatchSamplerState state)
     {
+        // An imported run (catchup import) has no data position: it starts at the first batch of epoch 0.
+        if (state == BatchSamplerState.Fresh) return;
         if (state.DatasetCount != _dataset.Count)
             throw new ArgumentException($"the state is for a data set of {state.DatasetCount} images, this one has {_dataset.Count}", nameof(state));
         if (state.Epoch < 0 || state.Position < 0 || state.Position >= _dataset.Count)

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using CatchUp.Migration;
 using CatchUp.Models;
 
 namespace CatchUp.IO;
@@ -9,7 +10,8 @@ internal static class SongUNetConfigJson
 {
     private const string DynamicSkipAlias = "dynamic_skip";
 
-    public static SongUNetConfig Parse(string json, string sourceName)
+    /// <param name="warn">Where warnings go (ignored reference settings); default: a "catchup: warning:" line on stderr.</param>
+    public static SongUNetConfig Parse(string json, string sourceName, ConfigRole role = ConfigRole.VelocityModel, Action<string>? warn = null)
     {
         ArgumentNullException.ThrowIfNull(json);
         ArgumentNullException.ThrowIfNull(sourceName);
@@ -32,6 +34,7 @@ internal static class SongUNetConfigJson
                 throw Fail($"a config must be a JSON object, found {JsonText.Describe(root.ValueKind)}");
 
             var reader = new KeyReader(sourceName);
+            var reference = new ReferenceConfig(sourceName, role, warn ?? ReferenceConfig.WarnToStderr);
             var config = new SongUNetConfig { ImgResolution = 0, InChannels = 0, OutChannels = 0 };
             var seen = new HashSet<string>(StringComparer.Ordinal);
             foreach (JsonProperty property in root.EnumerateObject())
@@ -43,6 +46,11 @@ internal static class SongUNetConfigJson
                 if (IgnoredKeys.Contains(key))
                 {
                     CheckNeutral(key, value, sourceName);
+                    continue;
+                }
+                if (ReferenceConfig.IsReferenceKey(key))
+                {
+                    reference.Read(key, value);
                     continue;
                 }
                 config = key switch
@@ -75,7 +83,9 @@ internal static class SongUNetConfigJson
                 if (!seen.Contains(required)) throw Fail($"missing required key '{required}'");
             }
 
+            config = reference.ApplyReferenceDefaults(reference.DropUnusedAttention(config), phiGiven: seen.Contains("phi"));
             config.Validate(sourceName);
+            reference.CheckParameterCount(config);
             return config;
         }
     }

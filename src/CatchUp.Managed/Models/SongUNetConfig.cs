@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using CatchUp.IO;
+using CatchUp.Migration;
 
 namespace CatchUp.Models;
 
@@ -76,7 +77,7 @@ public sealed record SongUNetConfig
         };
     }
 
-    public static SongUNetConfig Load(string path)
+    public static SongUNetConfig Load(string path, ConfigRole role = ConfigRole.VelocityModel)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
@@ -96,11 +97,12 @@ public sealed record SongUNetConfig
         }
         if (!Utf8.IsValid(bytes))
             throw new InvalidDataFileException(path, "file is not valid UTF-8");
-        return Parse(Encoding.UTF8.GetString(bytes), path);
+        return Parse(Encoding.UTF8.GetString(bytes), path, role);
     }
 
     /// <param name="sourceName">Names the source in error messages (usually the file path).</param>
-    public static SongUNetConfig Parse(string json, string sourceName) => SongUNetConfigJson.Parse(json, sourceName);
+    public static SongUNetConfig Parse(string json, string sourceName, ConfigRole role = ConfigRole.VelocityModel) =>
+        SongUNetConfigJson.Parse(json, sourceName, role);
 
     /// <summary>Throws an <see cref="InvalidDataFileException"/> naming <paramref name="sourceName"/> and the key if the config is not usable.</summary>
     public void Validate(string sourceName)

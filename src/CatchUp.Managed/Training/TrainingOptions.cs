@@ -166,7 +166,7 @@ public sealed record TrainingOptions
             if (key is not ("model" or "encoder" or "training")) throw new InvalidDataFileException(source, $"unknown top-level key '{key}' (expected \"model\", \"encoder\" and \"training\")");
         var result = defaults;
         if (obj["model"] is JsonNode model) result = result with { Model = SongUNetConfig.Parse(model.ToJsonString(), source) };
-        if (obj["encoder"] is JsonNode encoder) result = result with { EncoderModel = SongUNetConfig.Parse(encoder.ToJsonString(), source) };
+        if (obj["encoder"] is JsonNode encoder) result = result with { EncoderModel = SongUNetConfig.Parse(encoder.ToJsonString(), source, Migration.ConfigRole.NoiseEncoder) };
         if (obj["training"] is JsonObject t) result = ApplyTraining(result, t, source);
         else if (obj["training"] is not null) throw new InvalidDataFileException(source, "\"training\" must be an object");
         result.Validate(source);
