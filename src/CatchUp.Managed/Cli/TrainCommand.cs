@@ -157,6 +157,8 @@ internal static class TrainCommand
             return 130;
         }
         Console.WriteLine($"done: {runDir}/checkpoint.safetensors, metrics.jsonl, samples/*.png ({trainer.NanSkips} non-finite steps skipped)");
+        string dir = NextStep.Dir(runDir);
+        NextStep.Print("sample it", "sample", "--run", dir, "--solver", "euler", "--nfe", "4", "--out", Path.Combine(dir, "samples-euler4"));
         return 0;
     }
 }
