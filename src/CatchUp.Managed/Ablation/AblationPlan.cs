@@ -1,3 +1,4 @@
+using CatchUp.Evaluation;
 using CatchUp.Models;
 using CatchUp.Objectives;
 using CatchUp.Training;
@@ -6,9 +7,6 @@ namespace CatchUp.Ablation;
 
 /// <summary>One trained method of an ablation and the heads it is sampled with (1 = the main output).</summary>
 public sealed record AblationMethod(string Name, TrainingOptions Options, int[] Heads);
-
-/// <summary>A (solver, NFE) point at which every method is evaluated.</summary>
-public readonly record struct SolverPoint(string Solver, int Nfe);
 
 /// <summary>
 /// The CPU-scale version of the paper's comparison (Table 1 / Fig. 5): RF, Curvature and CUD RK12/23/34, plus one

@@ -50,6 +50,7 @@ internal static class AblateCommand
     private static int Evaluate(string dir, List<AblationMethod> plan, string? classifierPath, int count, ulong seed, int threads, string device)
     {
         string dataset = plan[0].Options.Dataset;
+        classifierPath ??= DefaultClassifier.Find(dataset);
         if (classifierPath is null)
         {
             classifierPath = Path.Combine(dir, "classifier.safetensors");
@@ -64,7 +65,9 @@ internal static class AblateCommand
         var clock = Stopwatch.StartNew();
         using var backend = DeviceOption.Open(device, threads);
         using var evaluator = SampleEvaluator.Create(classifierPath, dataset, plan[0].Options.DataDir, threads);
-        var rows = AblationEvaluation.Evaluate(dir, plan, backend, evaluator, count, batch: 250, seed, Console.Out);
+        List<EvalRow> rows;
+        try { rows = AblationEvaluation.Evaluate(dir, plan, backend, evaluator, count, batch: 250, seed, Console.Out); }
+        catch (ArgumentException e) { throw new CliUsageException(e.Message); }
         var seconds = AblationTraining.ReadSeconds(dir);
         var settings = new JsonObject
         {
@@ -78,9 +81,9 @@ internal static class AblateCommand
             ["training_seconds"] = new JsonObject(seconds.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)Math.Round(kv.Value)))),
             ["evaluation_seconds"] = Math.Round(clock.Elapsed.TotalSeconds),
         };
-        AblationEvaluation.WriteResults(dir, rows, settings);
+        EvalReport.Write(dir, rows, settings);
         Console.WriteLine();
-        Console.WriteLine(AblationEvaluation.Markdown(rows));
+        Console.WriteLine(EvalReport.Markdown(rows));
         Console.WriteLine($"wrote {dir}/results.json, results.md, fid_vs_nfe.svg and grid_*_euler4.png");
         return 0;
     }

@@ -88,6 +88,7 @@ internal static class DistillCommand
             seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
         }, new JsonSerializerOptions { WriteIndented = true }));
         Console.WriteLine($"wrote {outDir}: checkpoint.safetensors (sample with --run {outDir} --nfe 1), weights.safetensors, grid_1step.png, distill.json");
+        NextStep.Print("score the one-step model", "eval", "--run", NextStep.Dir(outDir), "--solvers", "euler", "--nfe", "1", "--count", "2000");
         return 0;
     }
 

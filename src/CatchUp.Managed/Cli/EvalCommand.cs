@@ -6,40 +6,97 @@ using CatchUp.Data;
 using CatchUp.Evaluation;
 using CatchUp.Evaluation.Inception;
 using CatchUp.IO;
+using CatchUp.Training;
 
 namespace CatchUp.Cli;
 
 /// <summary><c>catchup eval</c>: FID, Inception Score and precision/recall of generated samples in the classifier's feature space.</summary>
 internal static class EvalCommand
 {
+    /// <summary>The flags of <c>eval --run</c>; null means "not given" (defaults in <see cref="EvalRunMode"/>).</summary>
+    internal sealed record GridFlags(string? Solvers, string? Nfe, int? Count, int? Head, ulong? Seed, int? Batch, string Device);
+
     public static Command Create()
     {
-        var samples = new Option<string>("--samples") { Description = "safetensors with x [N,C,H,W] in [-1,1] (generated images)", Required = true };
-        var classifier = new Option<string>("--classifier") { Description = "Classifier from `catchup classifier train`", Required = true };
-        var data = new Option<string?>("--data") { Description = "Dataset directory with the real test split (default: Debian's Fashion-MNIST)" };
-        var dataset = new Option<string?>("--dataset") { Description = "fashion-mnist | mnist | cifar10 (default: the classifier's)" };
+        var samples = new Option<string?>("--samples") { Description = "Generated images: a `catchup sample` output directory, or a safetensors file with x [N,C,H,W] in [-1,1]" };
+        var run = new Option<string?>("--run") { Description = "A training run: sample its EMA model at every --solvers x --nfe point from the same noise, score each, write RUN/eval/ (resumable)" };
+        var classifier = new Option<string?>("--classifier") { Description = "Classifier from `catchup classifier train` (default: the shipped one for the data set, when there is one)" };
+        var data = new Option<string?>("--data") { Description = "Dataset directory with the real test split (default: the run's, else Debian's Fashion-MNIST)" };
+        var dataset = new Option<string?>("--dataset") { Description = "fashion-mnist | mnist | cifar10 (default: the run's or samples', else the classifier's)" };
         var realCount = new Option<int?>("--real-count") { Description = "Use the first N real test images (default: all)" };
-        var outPath = new Option<string?>("--out") { Description = "Write the metrics JSON here" };
+        var outPath = new Option<string?>("--out") { Description = "With --samples: write the metrics JSON here" };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var inception = new Option<string?>("--inception") { Description = "Also FID, precision and recall on Inception-v3 pool3 features: pytorch-fid's weights as safetensors" };
-        var command = new Command("eval", "Score generated samples: FID, IS, precision and recall in the classifier's feature space")
+        var inception = new Option<string?>("--inception") { Description = "With --samples: also FID, precision and recall on Inception-v3 pool3 features (pytorch-fid's weights as safetensors)" };
+        var solvers = new Option<string?>("--solvers") { Description = $"With --run: comma-separated solvers (default {EvalRunMode.DefaultSolvers}; heun runs at the odd NFE below an even one)" };
+        var nfe = new Option<string?>("--nfe") { Description = $"With --run: comma-separated NFEs (default {EvalRunMode.DefaultNfe})" };
+        var count = new Option<int?>("--count") { Description = $"With --run: images per point (default {EvalRunMode.DefaultCount})" };
+        var head = new Option<int?>("--head") { Description = "With --run: 1 = main output, 2 / 3 = extra heads (default 1)" };
+        var seed = new Option<ulong?>("--seed") { Description = "With --run: seed of the noise shared by every point (default 0)" };
+        var batch = new Option<int?>("--batch") { Description = $"With --run: images per network call (default {EvalRunMode.DefaultBatch})" };
+        var device = DeviceOption.Create();
+        var command = new Command("eval", "Score generated samples, or a run over a solver x NFE grid: FID, IS, precision and recall in the classifier's feature space")
         {
-            samples, classifier, data, dataset, realCount, outPath, threads, inception,
+            samples, run, classifier, data, dataset, realCount, outPath, threads, inception, solvers, nfe, count, head, seed, batch, device,
         };
-        command.SetAction(r => CliApp.Guard(() => Run(r.GetValue(samples)!, r.GetValue(classifier)!, r.GetValue(data), r.GetValue(dataset),
-            r.GetValue(realCount), r.GetValue(outPath), r.GetValue(threads), r.GetValue(inception))));
+        command.SetAction(r => CliApp.Guard(() =>
+        {
+            var grid = new GridFlags(r.GetValue(solvers), r.GetValue(nfe), r.GetValue(count), r.GetValue(head), r.GetValue(seed), r.GetValue(batch), r.GetValue(device)!);
+            string? runDir = r.GetValue(run), samplesPath = r.GetValue(samples);
+            if ((runDir is null) == (samplesPath is null)) throw new CliUsageException("give either --samples DIR|FILE or --run DIR");
+            if (r.GetValue(threads) < 1) throw new CliUsageException("--threads must be at least 1");
+            if (r.GetValue(realCount) is < 2) throw new CliUsageException("--real-count must be at least 2");
+            if (r.GetValue(dataset) is string ds) DatasetArguments.Parse(ds);
+            if (runDir is not null)
+            {
+                if (r.GetValue(outPath) is not null || r.GetValue(inception) is not null)
+                    throw new CliUsageException("--out and --inception apply to --samples; eval --run writes RUN/eval/");
+                return EvalRunMode.Run(runDir, r.GetValue(classifier), r.GetValue(data), r.GetValue(dataset), r.GetValue(realCount), r.GetValue(threads), grid);
+            }
+            if (grid is not { Solvers: null, Nfe: null, Count: null, Head: null, Seed: null, Batch: null })
+                throw new CliUsageException("--solvers, --nfe, --count, --head, --seed and --batch apply to --run (to score a sample directory, sample it first)");
+            return Run(samplesPath!, r.GetValue(classifier), r.GetValue(data), r.GetValue(dataset), r.GetValue(realCount), r.GetValue(outPath),
+                r.GetValue(threads), r.GetValue(inception));
+        }));
         return command;
     }
 
-    private static int Run(string samplesPath, string classifierPath, string? dataDir, string? datasetName, int? realCount, string? outPath, int threads,
+    /// <summary>A `catchup sample` output directory stands for its samples.safetensors.</summary>
+    internal static string ResolveSamples(string path)
+    {
+        if (!Directory.Exists(path)) return path;
+        string file = Path.Combine(path, "samples.safetensors");
+        return File.Exists(file) ? file : throw new CliUsageException($"--samples {path}: a directory without samples.safetensors (give `catchup sample`'s --out directory or a samples file)");
+    }
+
+    /// <summary>The options of the run the samples came from (their metadata's <c>source</c> checkpoint), when it is still there.</summary>
+    private static TrainingOptions? SourceRun(SafetensorsFile file)
+    {
+        if (!file.Metadata.TryGetValue("source", out var source)) return null;
+        string? runDir = Path.GetDirectoryName(source);
+        if (runDir is null || !File.Exists(Path.Combine(runDir, "config.json"))) return null;
+        try { return ModelLoading.LoadRunOptions(runDir); }
+        catch (InvalidDataFileException) { return null; }
+    }
+
+    private static int Run(string samplesArgument, string? classifierPath, string? dataDir, string? datasetName, int? realCount, string? outPath, int threads,
         string? inceptionPath)
     {
-        if (threads < 1) throw new CliUsageException("--threads must be at least 1");
-        if (realCount is < 2) throw new CliUsageException("--real-count must be at least 2");
-        if (datasetName is not null) DatasetArguments.Parse(datasetName);
+        string samplesPath = ResolveSamples(samplesArgument);
+        var file = SafetensorsFile.Read(samplesPath);
+        // Defaults from the samples: the data set `catchup sample` recorded (else their run's), and that run's data directory.
+        var sourceRun = SourceRun(file);
+        string? samplesDataset = file.Metadata.TryGetValue("dataset", out var recorded) ? recorded : sourceRun?.Dataset;
+        if (dataDir is null && sourceRun is not null && sourceRun.Dataset == (datasetName ?? samplesDataset)) dataDir = sourceRun.DataDir;
+        if (classifierPath is null)
+        {
+            datasetName ??= samplesDataset ?? throw new CliUsageException(
+                $"--samples {samplesArgument}: its data set is not recorded; give --dataset (for the shipped classifier) or --classifier");
+            DatasetArguments.Parse(datasetName);
+            classifierPath = DefaultClassifier.Require(datasetName);
+            Console.WriteLine($"classifier: {classifierPath} (the shipped one for {datasetName})");
+        }
         var metadata = ClassifierFile.ReadMetadata(SafetensorsFile.Read(classifierPath));
         var cfg = metadata.Config;
-        var file = SafetensorsFile.Read(samplesPath);
         var x = file.Tensors.TryGetValue("x", out var t) ? t
             : throw new InvalidDataFileException(samplesPath, $"tensor 'x' is missing (the file holds: {string.Join(", ", file.Tensors.Keys)})");
         if (x.Rank != 4 || x.Shape[1] != cfg.InChannels || x.Shape[2] != cfg.Resolution || x.Shape[3] != cfg.Resolution)
@@ -50,7 +107,7 @@ internal static class EvalCommand
         int bad = Array.FindIndex(x.Data, v => !float.IsFinite(v));
         if (bad >= 0) throw new InvalidDataFileException(samplesPath, $"tensor 'x' holds a non-finite value ({x.Data[bad]}) in sample {bad / (x.Length / count)}");
 
-        string dataset = datasetName ?? metadata.Dataset;
+        string dataset = datasetName ?? samplesDataset ?? metadata.Dataset;
         EvaluationScores scores;
         EvaluationScores? inceptionScores = null;
         int realUsed;

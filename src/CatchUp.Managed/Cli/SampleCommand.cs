@@ -61,7 +61,7 @@ internal static class SampleCommand
         var settings = ValidateFlags(q);
         if (comm.Size > 1 && q.SaveTrajectory) throw new CliUsageException("--save-trajectory runs in one process (without mpirun)");
         var log = comm.IsRoot ? Console.Out : TextWriter.Null;
-        var loaded = LoadModel(q);
+        var (loaded, dataset) = LoadModel(q);
         var cfg = loaded.Config;
         int c = cfg.InChannels, r = cfg.ImgResolution;
         // One process draws all the noise; each rank of several draws only its batches' images.
@@ -107,7 +107,11 @@ internal static class SampleCommand
         double seconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"NFE used: {samples.MeanNfe:G6} per image; {count} images in {seconds:F1} s ({count / Math.Max(seconds, 1e-9):F2} images/s)");
 
-        WriteOutputs(q, loaded, samples, trajectory, seconds);
+        WriteOutputs(q, loaded, dataset, samples, trajectory, seconds);
+        if (q.Run is not null)
+            NextStep.Print("score the run at 1, 4 and 16 steps", "eval", "--run", NextStep.Dir(q.Run), "--nfe", "1,4,16", "--count", "2000");
+        else
+            NextStep.Print("score these samples", "eval", "--samples", NextStep.Dir(q.Out));
         return 0;
     }
 
@@ -133,11 +137,12 @@ internal static class SampleCommand
         return settings;
     }
 
-    private static LoadedModel LoadModel(Request q)
+    private static (LoadedModel Model, string? Dataset) LoadModel(Request q)
     {
-        if (q.Run is null) return ModelLoading.LoadReference(q.Model!, q.Weights!);
+        if (q.Run is null) return (ModelLoading.LoadReference(q.Model!, q.Weights!), null);
         if (!Directory.Exists(q.Run)) throw new CliUsageException($"--run {q.Run}: no such directory");
-        return ModelLoading.LoadRun(q.Run, q.NoEma ? "model." : "ema.");
+        var options = ModelLoading.LoadRunOptions(q.Run);
+        return (ModelLoading.LoadRun(options, q.Run, q.NoEma ? "model." : "ema."), options.Dataset);
     }
 
     private static (float[] Noise, int Count) ReadNoise(string path, int channels, int resolution)
@@ -151,7 +156,7 @@ internal static class SampleCommand
         return (z.Data, z.Shape[0]);
     }
 
-    private static void WriteOutputs(Request q, LoadedModel loaded, GeneratedSamples s, SampledTrajectory? trajectory, double seconds)
+    private static void WriteOutputs(Request q, LoadedModel loaded, string? dataset, GeneratedSamples s, SampledTrajectory? trajectory, double seconds)
     {
         Directory.CreateDirectory(q.Out);
         int[] imageShape = [s.Count, s.Channels, s.Height, s.Width];
@@ -163,6 +168,8 @@ internal static class SampleCommand
             ["head"] = q.Head.ToString(CultureInfo.InvariantCulture),
             ["source"] = loaded.Source,
         };
+        // The run's data set, so that `catchup eval --samples DIR` picks the classifier for it.
+        if (dataset is not null) metadata["dataset"] = dataset;
         // Straightness rides along in the samples' metadata, so `catchup eval` reports it beside the scores.
         double? straightness = trajectory?.Straightness;
         if (straightness is double st) metadata["straightness"] = st.ToString("R", CultureInfo.InvariantCulture);

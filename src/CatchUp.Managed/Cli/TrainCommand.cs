@@ -181,7 +181,10 @@ internal static class TrainCommand
             if (comm.IsRoot) Console.WriteLine($"interrupted at iteration {trainer.Iteration}; checkpoint saved. Continue with: catchup train --resume {runDir}");
             return 130;
         }
-        if (comm.IsRoot) Console.WriteLine($"done: {runDir}/checkpoint.safetensors, metrics.jsonl, samples/*.png ({trainer.NanSkips} non-finite steps skipped)");
+        if (!comm.IsRoot) return 0;
+        Console.WriteLine($"done: {runDir}/checkpoint.safetensors, metrics.jsonl, samples/*.png ({trainer.NanSkips} non-finite steps skipped)");
+        string dir = NextStep.Dir(runDir);
+        NextStep.Print("sample it", "sample", "--run", dir, "--solver", "euler", "--nfe", "4", "--out", Path.Combine(dir, "samples-euler4"));
         return 0;
     }
 }

@@ -1,13 +1,14 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using CatchUp.Data;
 using CatchUp.IO;
 
 namespace CatchUp.Evaluation;
 
 /// <summary>
-/// The real images' features, computed once per (feature-extractor weights, data set) and cached next to the weights
-/// as <c>&lt;weights without .safetensors&gt;.stats-&lt;dataset&gt;.safetensors</c>: tensor <c>features</c> [N, D] (float32) with
+/// The real images' features, computed once per (feature-extractor weights, data set) and cached in the per-user cache
+/// folder (<see cref="CacheDirectory"/>, never next to the weights, which may sit in a repository) as
+/// <c>&lt;weights file name without .safetensors&gt;-&lt;first 16 hex digits of its SHA-256&gt;.stats-&lt;dataset&gt;.safetensors</c>:
+/// tensor <c>features</c> [N, D] (float32) with
 /// metadata naming the weights' SHA-256, the data set, the split, the feature space and N. A cache whose key does
 /// not match, or that cannot be read, is recomputed and replaced. The real set is the data set's test split: held out
 /// from the classifier's training, so its features are as unseen as those of generated images.
@@ -17,16 +18,14 @@ public static class RealFeatureCache
     public const string Format = "catchup-real-features-v1";
     public const string Split = "test";
 
-    public static string PathFor(string weightsPath, string dataset)
-    {
-        string stem = weightsPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? weightsPath[..^".safetensors".Length] : weightsPath;
-        return $"{stem}.stats-{dataset}.safetensors";
-    }
+    /// <summary>Where the cache for these weights and data set lives (the cache folder is created).</summary>
+    public static string PathFor(string weightsPath, string dataset) => PathFor(weightsPath, FileHash.Sha256(weightsPath), dataset);
 
-    public static string Sha256(string path)
+    private static string PathFor(string weightsPath, string hash, string dataset)
     {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
+        string name = Path.GetFileName(weightsPath);
+        string stem = name.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? name[..^".safetensors".Length] : name;
+        return CacheDirectory.File($"{stem}-{hash[..16]}.stats-{dataset}.safetensors");
     }
 
     /// <summary>
@@ -35,8 +34,8 @@ public static class RealFeatureCache
     /// </summary>
     public static float[] LoadOrCompute(string weightsPath, IFeatureExtractor extractor, string dataset, Func<ImageDataset> loadReal, TextWriter log)
     {
-        string cachePath = PathFor(weightsPath, dataset);
-        string hash = Sha256(weightsPath);
+        string hash = FileHash.Sha256(weightsPath);
+        string cachePath = PathFor(weightsPath, hash, dataset);
         string? stale = null;
         if (File.Exists(cachePath))
         {

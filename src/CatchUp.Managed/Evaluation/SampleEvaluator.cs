@@ -19,9 +19,11 @@ public sealed class SampleEvaluator : IDisposable
     private readonly double[] _realMean, _realCovariance;
     private readonly int _threads;
 
-    private SampleEvaluator(IFeatureExtractor extractor, float[] real, int realCount, int threads)
+    private SampleEvaluator(IFeatureExtractor extractor, float[] real, int realCount, int threads, string dataset, string weightsSha256)
     {
         _extractor = extractor;
+        Dataset = dataset;
+        WeightsSha256 = weightsSha256;
         _threads = threads;
         RealCount = realCount;
         _real = real;
@@ -39,6 +41,11 @@ public sealed class SampleEvaluator : IDisposable
     public IFeatureExtractor Extractor => _extractor;
     /// <summary>How many real test images the statistics use.</summary>
     public int RealCount { get; }
+    /// <summary>The data set whose test split is the real set.</summary>
+    public string Dataset { get; }
+    /// <summary>The SHA-256 of the feature extractor's weights file: with <see cref="Dataset"/> and <see cref="RealCount"/>, what
+    /// makes two evaluations comparable.</summary>
+    public string WeightsSha256 { get; }
 
     /// <summary>Loads the classifier and the (cached) real statistics of the dataset's test split.</summary>
     public static SampleEvaluator Create(string classifierPath, string dataset, string? dataDir, int threads) =>
@@ -85,7 +92,7 @@ public sealed class SampleEvaluator : IDisposable
             if (requested < 2) throw new ArgumentException($"the real count must be at least 2, got {requested}");
             if (requested > available) throw new ArgumentException($"{requested} real images requested but the {dataset} {RealFeatureCache.Split} split has {available}");
         }
-        return new SampleEvaluator(extractor, real, realCount ?? available, Math.Max(threads, 1));
+        return new SampleEvaluator(extractor, real, realCount ?? available, Math.Max(threads, 1), dataset, FileHash.Sha256(weightsPath));
     }
 
     /// <summary>samples: [count, channels, height, width] in [-1, 1]; count >= 4 (precision/recall needs more than k points).</summary>

@@ -2,15 +2,17 @@ using System.Diagnostics;
 
 namespace CatchUp.Training;
 
-/// <summary>A one-line progress bar (bar, count, it/s, loss, ETA), redrawn in place on a terminal and printed as
-/// plain lines every <c>every</c> iterations when the output is redirected (logs, CI).</summary>
+/// <summary>A one-line progress bar (bar, count, it/s, a detail such as the loss, ETA), redrawn in place on a terminal
+/// and printed as plain lines every <c>every</c> iterations when the output is redirected (logs, CI).</summary>
 public sealed class ProgressLine(long start, long total, long every, TextWriter output)
 {
     private readonly bool _terminal = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
     private readonly long _startTicks = Stopwatch.GetTimestamp();
     private long _lastDraw;
 
-    public void Update(long completed, double loss)
+    public void Update(long completed, double loss) => Update(completed, $"loss {loss:F4}");
+
+    public void Update(long completed, string detail)
     {
         long now = Stopwatch.GetTimestamp();
         bool periodic = completed % every == 0 || completed == total;
@@ -22,7 +24,7 @@ public sealed class ProgressLine(long start, long total, long every, TextWriter 
         const int width = 24;
         int filled = (int)(width * completed / Math.Max(total, 1));
         string bar = new string('#', filled) + new string('.', width - filled);
-        string text = $"[{bar}] {completed}/{total}  {rate:F2} it/s  loss {loss:F4}  ETA {eta:hh\\:mm\\:ss}";
+        string text = $"[{bar}] {completed}/{total}  {rate:F2} it/s  {detail}  ETA {eta:hh\\:mm\\:ss}";
         if (_terminal) output.Write("\r" + text + (completed == total ? "\n" : ""));
         else output.WriteLine(text);
     }

@@ -6,7 +6,8 @@ namespace CatchUp.Tests.Evaluation;
 
 /// <summary>
 /// A temp directory with a small MNIST-format data set of 8x8 images (train 64, test 40: a bright square whose place
-/// depends on the label, plus hashed noise) and an untrained 8x8 classifier saved as if trained on "mnist".
+/// depends on the label, plus hashed noise) and an untrained 8x8 classifier saved as if trained on "mnist" (a file of its
+/// own: same weights for the same seed, but a unique id in its metadata).
 /// </summary>
 internal sealed class EvaluationFixture : IDisposable
 {
@@ -35,7 +36,9 @@ internal sealed class EvaluationFixture : IDisposable
         using var backend = new CpuBackend(1);
         using var net = new ClassifierNetwork(Config, backend);
         net.Parameters.Initialize(seed);
-        ClassifierFile.Save(path, net, dataset, testAccuracy: 0.5);
+        // A unique id in the metadata gives every fixture's file its own hash, so its own real-feature cache (the cache
+        // folder is shared by the whole test run, and tests run in parallel).
+        ClassifierFile.Save(path, net, dataset, testAccuracy: 0.5, new Dictionary<string, string> { ["fixture_id"] = Guid.NewGuid().ToString("N") });
     }
 
     /// <summary>The test split as the data loader scales it ([-1, 1]).</summary>

@@ -55,7 +55,9 @@ public class SampleEvaluatorTests : IDisposable
     public void RealFeaturesAreCachedAndReusedWithIdenticalScores()
     {
         string cache = RealFeatureCache.PathFor(_f.ClassifierPath, "mnist");
-        Assert.Equal(_f.File("classifier.stats-mnist.safetensors"), cache);
+        // In the per-user cache folder (the suite points XDG_CACHE_HOME at a temp folder), keyed by the weights' hash.
+        Assert.Equal(Path.Combine(TestCacheDirectory.Catchup, $"classifier-{FileHash.Sha256(_f.ClassifierPath)[..16]}.stats-mnist.safetensors"), cache);
+        Assert.False(File.Exists(_f.File("classifier.stats-mnist.safetensors")));
         var (first, log1) = Create();
         EvaluationScores a;
         var firstHalf = _f.TestImages().AsSpan(0, 20 * 64).ToArray();
@@ -64,7 +66,7 @@ public class SampleEvaluatorTests : IDisposable
         Assert.True(File.Exists(cache));
         var cached = SafetensorsFile.Read(cache);
         Assert.Equal([40, 16], cached.Get("features").Shape);
-        Assert.Equal(RealFeatureCache.Sha256(_f.ClassifierPath), cached.Metadata["weights_sha256"]);
+        Assert.Equal(FileHash.Sha256(_f.ClassifierPath), cached.Metadata["weights_sha256"]);
 
         // Without the data directory the cache alone must suffice.
         Directory.Delete(_f.DataDir, recursive: true);
@@ -84,13 +86,17 @@ public class SampleEvaluatorTests : IDisposable
         string cache = RealFeatureCache.PathFor(_f.ClassifierPath, "mnist");
         float[] before = SafetensorsFile.Read(cache).Get("features").Data;
 
+        // New weights have another cache file; a stale file at that name (here: the old weights' cache) is rebuilt.
         EvaluationFixture.WriteClassifier(_f.ClassifierPath, seed: 2);
+        string newCache = RealFeatureCache.PathFor(_f.ClassifierPath, "mnist");
+        Assert.NotEqual(cache, newCache);
+        File.Copy(cache, newCache);
         var (second, log) = Create();
         second.Dispose();
         Assert.Contains("computed with other weights", log);
         Assert.Contains("extracting", log);
-        var after = SafetensorsFile.Read(cache);
-        Assert.Equal(RealFeatureCache.Sha256(_f.ClassifierPath), after.Metadata["weights_sha256"]);
+        var after = SafetensorsFile.Read(newCache);
+        Assert.Equal(FileHash.Sha256(_f.ClassifierPath), after.Metadata["weights_sha256"]);
         Assert.NotEqual(before, after.Get("features").Data);
     }
 
