@@ -73,7 +73,10 @@ internal static class EvalRunMode
         Console.WriteLine();
         Console.WriteLine($"wrote {Path.Combine(outDir, EvalReport.Files[0])}, {EvalReport.Files[1]}, {EvalReport.Files[2]} (per-point scores and grids in {EvalGrid.PointsFolder(runDir)})");
         string dir = NextStep.Dir(runDir);
-        NextStep.Print("distill it into a one-step model", "distill", "--run", dir, "--out", dir + "-1step");
+        if (File.Exists(Path.Combine(runDir, "distill.json"))) // already a one-step model (`catchup distill`'s output)
+            NextStep.Print("sample the one-step model", "sample", "--run", dir, "--solver", "euler", "--nfe", "1", "--out", Path.Combine(dir, "samples-1step"));
+        else
+            NextStep.Print("distill it into a one-step model", "distill", "--run", dir, "--out", dir + "-1step");
         return 0;
     }
 
