@@ -57,7 +57,7 @@ public static class BackendFactory
 
     private static IlgpuBackend Ilgpu(IlgpuDeviceKind kind, TextWriter log)
     {
-        var backend = new IlgpuBackend(kind);
+        var backend = new IlgpuBackend(kind, IlgpuLaunchShape.FromEnvironment());
         string why = kind == IlgpuDeviceKind.Best && backend.Kind == ILGPU.Runtime.AcceleratorType.CPU ? "; no CUDA or OpenCL GPU found" : "";
         log.WriteLine($"device: {backend.Name}{why}");
         return backend;

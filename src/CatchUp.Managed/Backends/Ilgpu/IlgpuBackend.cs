@@ -87,9 +87,10 @@ public sealed class IlgpuBackend : IBackend
     private KernelConfig Elements(long elements) =>
         new((int)Math.Clamp((elements + _shape.GroupSize - 1) / _shape.GroupSize, 1, _shape.MaxGroups), _shape.GroupSize);
 
-    /// <summary>One group per item (grid capped, grid-stride over items) with one shared double per thread.</summary>
-    private KernelConfig Groups(long items) =>
-        new((int)Math.Clamp(items, 1, _shape.MaxGroups), _shape.GroupSize, SharedMemoryConfig.RequestDynamic<double>(_shape.GroupSize));
+    /// <summary>One group per item (grid capped, grid-stride over items) with <paramref name="sharedPerThread"/> shared
+    /// doubles per thread.</summary>
+    private KernelConfig Groups(long items, int sharedPerThread = 1) =>
+        new((int)Math.Clamp(items, 1, _shape.MaxGroups), _shape.GroupSize, SharedMemoryConfig.RequestDynamic<double>(sharedPerThread * _shape.GroupSize));
 
     // ---------------------------------------------------------------- memory
 
@@ -241,7 +242,7 @@ public sealed class IlgpuBackend : IBackend
     {
         GroupNorm(x, shift, gamma, beta, groups, mean, rstd);
         SameLength(x, y, "GroupNorm");
-        _k.GroupNormForward(Stream, Groups((long)x.N * groups), V(x), VOrNone(shift), V(gamma), V(beta), V(y), V(mean), V(rstd),
+        _k.GroupNormForward(Stream, Groups((long)x.N * groups, 2), V(x), VOrNone(shift), V(gamma), V(beta), V(y), V(mean), V(rstd),
             GroupNormArgs(x, shift, null, groups, eps, silu, dropout));
     }
 
@@ -254,7 +255,7 @@ public sealed class IlgpuBackend : IBackend
         int n = x.N, c = x.C;
         var partials = _scratch.Get<float>("groupnorm-partials", 2L * n * c);
         ArrayView<float> partGamma = partials.SubView(0, (long)n * c), partBeta = partials.SubView((long)n * c, (long)n * c);
-        _k.GroupNormBackward(Stream, Groups((long)n * groups), V(x), VOrNone(shift), V(gamma), V(beta), V(mean), V(rstd), V(dy), V(dx),
+        _k.GroupNormBackward(Stream, Groups((long)n * groups, 2), V(x), VOrNone(shift), V(gamma), V(beta), V(mean), V(rstd), V(dy), V(dx),
             VOrNone(dshift), partGamma, partBeta, GroupNormArgs(x, shift, dshift, groups, 0f, silu, dropout));
         _k.SumRowsAccumulate(Stream, Elements(c), partGamma, V(dgamma), n, c);
         _k.SumRowsAccumulate(Stream, Elements(c), partBeta, V(dbeta), n, c);

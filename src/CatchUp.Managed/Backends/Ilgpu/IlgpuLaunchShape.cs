@@ -9,7 +9,19 @@ namespace CatchUp.Backends.Ilgpu;
 public sealed record IlgpuLaunchShape(int GroupSize, int MaxGroups, int Tile, int Depth)
 {
     public static readonly IlgpuLaunchShape Gpu = new(256, 1024, 16, 16);
-    public static readonly IlgpuLaunchShape CpuAccelerator = new(8, 64, 4, 64);
+    public static readonly IlgpuLaunchShape CpuAccelerator = new(8, 64, 4, 256);
+
+    /// <summary>CATCHUP_ILGPU_LAUNCH="group,maxGroups,tile,depth" overrides the default shape (for tuning); null when unset.</summary>
+    public static IlgpuLaunchShape? FromEnvironment()
+    {
+        string? text = Environment.GetEnvironmentVariable("CATCHUP_ILGPU_LAUNCH");
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var parts = text.Split(',');
+        if (parts.Length != 4 || !parts.All(p => int.TryParse(p, out _)))
+            throw new ArgumentException($"CATCHUP_ILGPU_LAUNCH={text}: expected group,maxGroups,tile,depth");
+        var v = parts.Select(int.Parse).ToArray();
+        return new IlgpuLaunchShape(v[0], v[1], v[2], v[3]);
+    }
 
     /// <summary>Threads the largest group needs.</summary>
     public int MaxThreads => Math.Max(GroupSize, Tile * Tile);

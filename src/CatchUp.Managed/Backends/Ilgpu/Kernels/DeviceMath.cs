@@ -60,6 +60,28 @@ internal static class DeviceMath
         return total;
     }
 
+    /// <summary>Two sums over the group in one pass (half the barriers of two <see cref="GroupSum"/> calls);
+    /// <paramref name="scratch"/> holds at least two doubles per thread.</summary>
+    public static (double A, double B) GroupSum2(double a, double b, ArrayView<double> scratch)
+    {
+        int i = Group.IdxX, n = Group.DimX;
+        scratch[i] = a;
+        scratch[n + i] = b;
+        Group.Barrier();
+        for (int s = n / 2; s > 0; s >>= 1)
+        {
+            if (i < s)
+            {
+                scratch[i] += scratch[i + s];
+                scratch[n + i] += scratch[n + i + s];
+            }
+            Group.Barrier();
+        }
+        double totalA = scratch[0], totalB = scratch[n];
+        Group.Barrier();
+        return (totalA, totalB);
+    }
+
     public static float GroupMax(float value, ArrayView<double> scratch)
     {
         int i = Group.IdxX;

@@ -13,7 +13,8 @@ internal readonly record struct GroupNormArgs(int Samples, int Channels, int Gro
 /// <summary>
 /// GroupNorm fused with a per-(n,c) shift before it and SiLU + inverted dropout after it (native/kernels/groupnorm.cu):
 /// u = x + shift[n,c]; y = dropout(act(gamma (u - mean_g) rstd_g + beta)). One group of threads per (sample, group),
-/// grid-stride over them; statistics in double, two passes (mean, then centred variance). The dropout mask is
+/// grid-stride over them; statistics in double, two passes (mean, then centred variance). Launched with two shared
+/// doubles per thread. The dropout mask is
 /// regenerated from (seed, element index) exactly as on the CPU.
 /// </summary>
 internal static class GroupNormKernels
@@ -101,7 +102,8 @@ internal static class GroupNormKernels
                     sdz += gz;
                     sdzx += (double)gz * xh;
                 }
-                float tz = (float)GroupSum(sdz, red), tzx = (float)GroupSum(sdzx, red);
+                var (sumZ, sumZX) = GroupSum2(sdz, sdzx, red);
+                float tz = (float)sumZ, tzx = (float)sumZX;
                 if (Group.IdxX == 0)
                 {
                     partBeta[nc] = tz;
@@ -127,8 +129,11 @@ internal static class GroupNormKernels
                     dx[off + j] = du;
                     sdu += du;
                 }
-                double total = GroupSum(sdu, red);
-                if (a.HasDShift != 0 && Group.IdxX == 0) dshift[nc] = (float)total;
+                if (a.HasDShift != 0)   // the same for the whole group, so the barriers inside stay uniform
+                {
+                    double total = GroupSum(sdu, red);
+                    if (Group.IdxX == 0) dshift[nc] = (float)total;
+                }
             }
         }
     }
