@@ -50,13 +50,17 @@ public static class IlgpuDevices
         });
     }
 
-    /// <summary>"; refused: ..." for OpenCL devices that exist but that ILGPU does not support (its own reasons).</summary>
+    /// <summary>Why no OpenCL device is usable: "; present but refused by ILGPU: ..." with ILGPU's reason per device, or
+    /// that ILGPU sees no OpenCL platform at all.</summary>
     public static string OpenClRefusals()
     {
         try
         {
             using var all = Context.Create(b => b.OpenCL(_ => true));
-            var refused = all.Devices.OfType<CLDevice>().Select(d => (Device: d, Reason: OpenClRefusal(d))).Where(r => r.Reason != null)
+            var devices = all.Devices.OfType<CLDevice>().ToList();
+            if (devices.Count == 0)
+                return " (ILGPU sees no OpenCL platform: it loads libOpenCL.so, which Debian's ocl-icd-opencl-dev provides, and an ICD such as pocl-opencl-icd)";
+            var refused = devices.Select(d => (Device: d, Reason: OpenClRefusal(d))).Where(r => r.Reason != null)
                 .Select(r => $"{Describe(r.Device)}: {r.Reason}").ToList();
             return refused.Count == 0 ? "" : "; present but refused by ILGPU: " + string.Join("; ", refused);
         }
@@ -67,7 +71,8 @@ public static class IlgpuDevices
     }
 
     /// <summary>Why ILGPU's <c>OpenCL()</c> filter leaves the device out (its test: OpenCL C version and the generic
-    /// address space), or null when it accepts it.</summary>
+    /// address space; creating an accelerator on such a device throws CapabilityNotSupportedException), or null when
+    /// it accepts it. POCL 3.1's CPU device lacks the generic address space.</summary>
     public static string? OpenClRefusal(CLDevice d)
     {
         var reasons = new List<string>();
