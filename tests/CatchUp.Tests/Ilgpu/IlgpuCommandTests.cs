@@ -1,7 +1,7 @@
 using System.Text.Json;
 using CatchUp.IO;
 using CatchUp.Tests.Cuda;
-using CatchUp.Tests.Data;
+using CatchUp.Tests.Cli;
 using CatchUp.Training;
 using Xunit;
 
@@ -21,15 +21,7 @@ public sealed class IlgpuCommandTests : IDisposable
         return (r.Exit, r.Stdout, r.Stderr);
     }
 
-    private string TinyModel()
-    {
-        string path = Path.Combine(_dir, "model.json");
-        File.WriteAllText(path, """
-            { "img_resolution": 8, "in_channels": 1, "out_channels": 1, "model_channels": 8, "channel_mult": [1, 2],
-              "num_blocks": 1, "attn_resolutions": [4], "dropout": 0.1, "prior_shakedrop": true }
-            """);
-        return path;
-    }
+    private string TinyModel() => TinyRunFiles.WriteModel(_dir, attention: true);
 
     [Fact]
     public void IlgpuSaysWhichAcceleratorItPickedAndTheBenchReportsIt()
@@ -54,12 +46,7 @@ public sealed class IlgpuCommandTests : IDisposable
     [Fact]
     public void TrainingOnTheCpuAcceleratorFollowsTheCpuBackend()
     {
-        string data = Path.Combine(_dir, "data");
-        Directory.CreateDirectory(data);
-        File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), DataFiles.Images(32, 8, 8, i => (byte)(i * 37 % 256)));
-        File.WriteAllBytes(Path.Combine(data, "train-labels-idx1-ubyte"), DataFiles.Labels(new byte[32]));
-        File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), DataFiles.Images(2, 8, 8, i => (byte)i));
-        File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), DataFiles.Labels(0, 1));
+        string data = TinyRunFiles.WriteMnist(_dir, 32);
         string config = Path.Combine(_dir, "config.json");
         File.WriteAllText(config, """{ "training": { "grid_samples": 2 } }""");
         string model = TinyModel();
