@@ -1,4 +1,4 @@
-// CatchUp build script. Targets: Data, Mpi, Kernels, Build, Test (default), Train, Bench, Golden, PublishGpu.
+// CatchUp build script. Targets: Data, Mpi, OpenCl, Kernels, Build, Test (default), Train, Bench, Golden, PublishGpu.
 var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var testFilter = Argument("filter", "");
@@ -38,6 +38,19 @@ Task("Mpi")
         throw new Exception("could not install openmpi-bin and mpich (needs apt and root); the data-parallel tests need them");
 });
 
+// POCL (an OpenCL 3.0 runtime on the CPU) and libOpenCL.so, which ILGPU loads: the ILGPU OpenCL test runs the
+// conformance checks on every OpenCL device ILGPU accepts and checks the reason it gives for the others (ILGPU 1.5.3
+// refuses POCL 3.1: no generic address space).
+Task("OpenCl")
+    .Does(() =>
+{
+    string[] needed = { "/etc/OpenCL/vendors/pocl.icd", "/usr/lib/x86_64-linux-gnu/libOpenCL.so" };
+    if (needed.All(System.IO.File.Exists)) return;
+    Information("POCL or libOpenCL.so is missing; installing Debian's pocl-opencl-icd, ocl-icd-libopencl1 and ocl-icd-opencl-dev ...");
+    if (!AptInstall("pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev") || !needed.All(System.IO.File.Exists))
+        Warning("could not install POCL (needs apt and root): the ILGPU OpenCL test then checks the no-platform message only");
+});
+
 // CUDA kernels -> PTX (native/build-ptx.sh) with nvcc when present, else Debian's clang-14 (installed when missing and
 // apt can), and -> a host library for the emulated backend tests (native/build-emulator.sh). No GPU needed. The PTX is
 // committed and embedded; a test checks it matches the sources.
@@ -69,6 +82,7 @@ Task("Test")
     .IsDependentOn("Kernels")
     .IsDependentOn("Data")
     .IsDependentOn("Mpi")
+    .IsDependentOn("OpenCl")
     .IsDependentOn("Build")
     .Does(() =>
 {

@@ -47,7 +47,8 @@ public static class CliApp
 
     internal static bool IsUserError(Exception e) =>
         e is InvalidDataFileException or CliUsageException or Distributed.MpiException or FileNotFoundException or DirectoryNotFoundException
-            or UnauthorizedAccessException or IOException or Backends.Cuda.Interop.CudaException;
+            or UnauthorizedAccessException or IOException or Backends.Cuda.Interop.CudaException
+            or Backends.Ilgpu.IlgpuDeviceException;
 }
 
 /// <summary>A problem with the command's arguments that the user must fix.</summary>

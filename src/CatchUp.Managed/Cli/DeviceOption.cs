@@ -3,12 +3,13 @@ using CatchUp.Backends;
 
 namespace CatchUp.Cli;
 
-/// <summary>The <c>--device cpu|cuda|auto</c> option shared by the commands that compute.</summary>
+/// <summary>The <c>--device cpu|cuda|auto|ilgpu[-cpu|-opencl|-cuda]</c> option shared by the commands that compute.</summary>
 internal static class DeviceOption
 {
     public static Option<string> Create() => new("--device")
     {
-        Description = "cpu | cuda | auto (CUDA when a driver and a GPU are present, else CPU)",
+        Description = "cpu | cuda | auto (CUDA when a driver and a GPU are present, else CPU) | ilgpu (ILGPU kernels on the best "
+            + "ILGPU accelerator: CUDA or OpenCL GPU, else ILGPU's CPU accelerator) | ilgpu-cpu | ilgpu-opencl | ilgpu-cuda",
         DefaultValueFactory = _ => "auto",
     };
 

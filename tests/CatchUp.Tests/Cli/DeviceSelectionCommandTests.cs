@@ -19,15 +19,7 @@ public sealed class DeviceSelectionCommandTests : IDisposable
         return (r.Exit, r.Stdout, r.Stderr);
     }
 
-    private string TinyModel()
-    {
-        string path = Path.Combine(_dir, "model.json");
-        File.WriteAllText(path, """
-            { "img_resolution": 8, "in_channels": 1, "out_channels": 1, "model_channels": 8, "channel_mult": [1, 2],
-              "num_blocks": 1, "attn_resolutions": [], "dropout": 0.1, "prior_shakedrop": true }
-            """);
-        return path;
-    }
+    private string TinyModel() => TinyRunFiles.WriteModel(_dir);
 
     [Fact]
     public void AutoSaysWhichDeviceItPickedAndTheBenchReportsIt()

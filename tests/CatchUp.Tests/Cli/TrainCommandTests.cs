@@ -14,17 +14,8 @@ public class TrainCommandTests : IDisposable
 
     private string Setup()
     {
-        string data = Path.Combine(_dir, "data");
-        Directory.CreateDirectory(data);
-        File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), DataFiles.Images(64, 8, 8, i => (byte)(i * 37 % 256)));
-        File.WriteAllBytes(Path.Combine(data, "train-labels-idx1-ubyte"), DataFiles.Labels(new byte[64]));
-        File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), DataFiles.Images(2, 8, 8, i => (byte)i));
-        File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), DataFiles.Labels(0, 1));
-        File.WriteAllText(Path.Combine(_dir, "model.json"), """
-            { "img_resolution": 8, "in_channels": 1, "out_channels": 1, "model_channels": 8, "channel_mult": [1, 2],
-              "num_blocks": 1, "attn_resolutions": [], "dropout": 0.1, "prior_shakedrop": true }
-            """);
-        return data;
+        TinyRunFiles.WriteModel(_dir);
+        return TinyRunFiles.WriteMnist(_dir, 64);
     }
 
     private string[] TrainArgs(string data, string run, int iterations) =>

@@ -1,6 +1,7 @@
 using CatchUp.Backends.Cpu.Kernels;
 using CatchUp.Backends.Cuda.Interop;
 using CatchUp.Tensors;
+using static CatchUp.Backends.DeviceArgumentChecks;
 using K = CatchUp.Backends.Cuda.CudaKernels;
 
 namespace CatchUp.Backends.Cuda;
@@ -45,12 +46,6 @@ public sealed unsafe class CudaBackend : IBackend
 
     private static ulong P(Tensor t) => (ulong)t.Handle;
     private static ulong P(Tensor? t, long floatOffset) => t is null ? 0 : (ulong)t.Handle + (ulong)(floatOffset * sizeof(float));
-
-    // Checks throw with an interpolated message only on failure: a passing check allocates nothing.
-    private static void SameLength(Tensor a, Tensor b, string op)
-    {
-        if (a.Length != b.Length) throw new ArgumentException($"{op}: length mismatch {a.ShapeString} vs {b.ShapeString}");
-    }
 
     /// <summary>Launches over <paramref name="elements"/> work items with grid-stride loops (grid capped).</summary>
     private void LaunchElements(KernelDeclaration kernel, long elements, params ReadOnlySpan<KernelArg> args)
@@ -132,14 +127,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     // ---------------------------------------------------------------- convolution (cuDNN)
 
-    private static ConvShape Shape(Tensor x, Tensor w, Tensor y)
-    {
-        int k = w.Rank == 4 ? w.Dim(2) : 0;
-        if (!(x.Rank == 4 && w.Rank == 4 && (k == 1 || k == 3) && w.Dim(3) == k && w.Dim(1) == x.C
-            && y.Rank == 4 && y.N == x.N && y.C == w.Dim(0) && y.H == x.H && y.W == x.W))
-            throw new ArgumentException($"conv2d: x {x.ShapeString}, w {w.ShapeString}, y {y.ShapeString}");
-        return new ConvShape(x.N, x.C, x.H, x.W, w.Dim(0), k);
-    }
+    private static ConvShape Shape(Tensor x, Tensor w, Tensor y) => new(x.N, x.C, x.H, x.W, w.Dim(0), Conv(x, w, y));
 
     public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
@@ -147,7 +135,7 @@ public sealed unsafe class CudaBackend : IBackend
         _rt.ConvForward(shape, P(x), P(w), P(y));
         if (bias != null)
         {
-            if (!(bias.Length == y.C)) throw new ArgumentException($"conv2d: bias {bias.ShapeString} for {y.C} channels");
+            ConvBias(bias, y.C, "conv2d");
             LaunchElements(K.AddChannelBias, y.Length, y, bias, y.N, y.C, y.H * y.W);
         }
     }
@@ -164,28 +152,22 @@ public sealed unsafe class CudaBackend : IBackend
         _rt.ConvBackwardFilter(shape, P(x), P(dy), P(dw));
         if (dbias != null)
         {
-            if (!(dbias.Length == dy.C)) throw new ArgumentException($"conv2d backward: dbias {dbias.ShapeString} for {dy.C} channels");
+            ConvBias(dbias, dy.C, "conv2d backward");
             Launch(K.ChannelSumAccumulate, (uint)dy.C, dy, dbias, dy.N, dy.C, dy.H * dy.W);
         }
     }
 
     // ---------------------------------------------------------------- resampling
 
-    private static void CheckResample(Tensor big, Tensor small)
-    {
-        if (!(big.Rank == 4 && small.Rank == 4 && big.N == small.N && big.C == small.C && big.H == 2 * small.H && big.W == 2 * small.W))
-            throw new ArgumentException($"2x resample: shapes {big.ShapeString} and {small.ShapeString} do not match");
-    }
-
     private void Reduce(Tensor big, Tensor small, float scale)
     {
-        CheckResample(big, small);
+        Resample(big, small);
         LaunchElements(K.ResampleReduce, small.Length, big, small, small.N * small.C, small.H, small.W, scale);
     }
 
     private void Expand(Tensor small, Tensor big, float scale)
     {
-        CheckResample(big, small);
+        Resample(big, small);
         LaunchElements(K.ResampleExpand, big.Length, small, big, small.N * small.C, small.H, small.W, scale);
     }
 
@@ -196,21 +178,10 @@ public sealed unsafe class CudaBackend : IBackend
 
     // ---------------------------------------------------------------- GroupNorm (+shift, SiLU, dropout)
 
-    private static void CheckGroupNorm(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, Tensor mean, Tensor rstd)
-    {
-        int c = x.C;
-        if (!(groups >= 1 && c % groups == 0)) throw new ArgumentException($"GroupNorm: {c} channels not divisible into {groups} groups");
-        if (!(gamma.Length == c && beta.Length == c)) throw new ArgumentException("GroupNorm: gamma/beta must have C elements");
-        if (!(mean.Length == x.N * groups && rstd.Length == x.N * groups))
-            throw new ArgumentException("GroupNorm: mean/rstd must be [N, groups]");
-        if (!(shift == null || shift.Length == x.N * c)) throw new ArgumentException("GroupNorm: shift must be [N, C]");
-        if (!(x.SampleSize % c == 0 && x.SampleSize > 0)) throw new ArgumentException($"GroupNorm: bad input {x.ShapeString}");
-    }
-
     public void GroupNormForward(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, float eps, bool silu,
         DropoutSpec dropout, Tensor y, Tensor mean, Tensor rstd)
     {
-        CheckGroupNorm(x, shift, gamma, beta, groups, mean, rstd);
+        GroupNorm(x, shift, gamma, beta, groups, mean, rstd);
         SameLength(x, y, "GroupNorm");
         float dropScale = dropout.Active ? 1f / (1f - dropout.P) : 1f;
         Launch(K.GroupNormForward, (uint)(x.N * groups), x, shift, gamma, beta, y, mean, rstd, x.C, groups, x.SampleSize / x.C, eps,
@@ -220,7 +191,7 @@ public sealed unsafe class CudaBackend : IBackend
     public void GroupNormBackward(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, bool silu, DropoutSpec dropout,
         Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor? dshift, Tensor dgamma, Tensor dbeta)
     {
-        CheckGroupNorm(x, shift, gamma, beta, groups, mean, rstd);
+        GroupNorm(x, shift, gamma, beta, groups, mean, rstd);
         SameLength(x, dy, "GroupNorm backward"); SameLength(x, dx, "GroupNorm backward");
         int n = x.N, c = x.C;
         ulong part = _scratch.Get(ScratchSlot.GroupNormPartials, 2L * n * c * sizeof(float));
@@ -242,15 +213,9 @@ public sealed unsafe class CudaBackend : IBackend
         float beta, ulong c, int ldc, long strideC, int batch)
         => _rt.Gemm(transA, transB, m, n, k, alpha, a, lda, strideA, b, ldb, strideB, beta, c, ldc, strideC, batch);
 
-    private static void CheckLinear(Tensor x, Tensor w, int outFeatures, int n)
-    {
-        if (!(w.Rank == 2 && x.SampleSize == w.Dim(1) && w.Dim(0) == outFeatures && x.N == n))
-            throw new ArgumentException($"linear: x {x.ShapeString}, W {w.ShapeString}, out {outFeatures}");
-    }
-
     public void LinearForward(Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
-        CheckLinear(x, w, y.SampleSize, y.N);
+        Linear(x, w, y.SampleSize, y.N);
         int n = x.N, inF = w.Dim(1), outF = w.Dim(0);
         // y^T [out, N] = W x^T: W row-major [out, in] is the column-major [in, out] matrix, used transposed.
         Gemm(true, false, outF, n, inF, 1f, P(w), inF, P(x), inF, 0f, P(y), outF);
@@ -259,7 +224,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void LinearBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
     {
-        CheckLinear(x, w, dy.SampleSize, dy.N);
+        Linear(x, w, dy.SampleSize, dy.N);
         int n = x.N, inF = w.Dim(1), outF = w.Dim(0);
         if (dx != null) Gemm(false, false, inF, n, outF, 1f, P(w), inF, P(dy), outF, 0f, P(dx), inF);   // dx^T = W^T dy^T
         Gemm(false, true, inF, outF, n, 1f, P(x), inF, P(dy), outF, 1f, P(dw), inF);                   // dW^T += x^T dy
@@ -289,11 +254,10 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void AttentionForward(Tensor qkv, Tensor y, Tensor? probs)
     {
-        if (!(qkv.Rank == 4 && qkv.C % 3 == 0)) throw new ArgumentException($"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
-        if (!(y.Length * 3 == qkv.Length)) throw new ArgumentException($"attention: y {y.ShapeString} vs qkv {qkv.ShapeString}");
-        int n = qkv.N, c = qkv.C / 3, p = qkv.H * qkv.W, ld = 3 * p;
+        var (n, c, p) = Attention(qkv, y);
+        int ld = 3 * p;
         long pp = (long)p * p, sample = 3L * c * p;
-        if (!(probs == null || probs.Length == n * pp)) throw new ArgumentException("attention: probs must be [N, P, P]");
+        AttentionProbs(probs, n, pp);
         ulong s = probs != null ? P(probs) : _scratch.Get(ScratchSlot.AttentionScores, n * pp * sizeof(float));
         float scale = 1f / MathF.Sqrt(c);
         GemmBatched(false, true, p, p, c, scale, P(qkv, p), ld, sample, P(qkv), ld, sample, 0f, s, p, pp, n);
@@ -303,11 +267,11 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void AttentionBackward(Tensor qkv, Tensor probs, Tensor dy, Tensor dqkv)
     {
-        if (!(qkv.Rank == 4 && qkv.C % 3 == 0)) throw new ArgumentException($"attention: qkv {qkv.ShapeString} must be [N, 3C, H, W]");
-        int n = qkv.N, c = qkv.C / 3, p = qkv.H * qkv.W, ld = 3 * p;
+        var (n, c, p) = Attention(qkv, dy);
+        SameLength(qkv, dqkv, "attention backward");
+        int ld = 3 * p;
         long pp = (long)p * p, sample = 3L * c * p, cp = (long)c * p;
-        if (!(dy.Length * 3 == qkv.Length && dqkv.Length == qkv.Length)) throw new ArgumentException("attention: dy/dqkv shape mismatch");
-        if (!(probs.Length == n * pp)) throw new ArgumentException("attention: probs must be [N, P, P]");
+        AttentionProbs(probs, n, pp);
         ulong g = _scratch.Get(ScratchSlot.AttentionGrad, n * pp * sizeof(float));
         float scale = 1f / MathF.Sqrt(c);
         GemmBatched(false, false, p, c, p, 1f, P(probs), p, pp, P(dy), p, cp, 0f, P(dqkv, 2 * p), ld, sample, n);   // dV = dY W
@@ -319,23 +283,15 @@ public sealed unsafe class CudaBackend : IBackend
 
     // ---------------------------------------------------------------- dynamic-skip concat
 
-    private static void CheckConcat(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y)
-    {
-        if (!(a.N == y.N && b.N == y.N && a.SampleSize + b.SampleSize == y.SampleSize))
-            throw new ArgumentException($"concat: {a.ShapeString} + {b.ShapeString} != {y.ShapeString}");
-        if (!((scaleA == null || scaleA.Length == y.N) && (scaleB == null || scaleB.Length == y.N)))
-            throw new ArgumentException("concat: scales must have N elements");
-    }
-
     public void ConcatScaled(Tensor a, Tensor b, Tensor? scaleA, Tensor? scaleB, Tensor y)
     {
-        CheckConcat(a, b, scaleA, scaleB, y);
+        Concat(a, b, scaleA, scaleB, y);
         LaunchElements(K.ConcatScaled, y.Length, a, b, scaleA, scaleB, y, y.N, a.SampleSize, b.SampleSize);
     }
 
     public void ConcatScaledBackward(Tensor dy, Tensor? scaleA, Tensor? scaleB, Tensor da, Tensor db)
     {
-        CheckConcat(da, db, scaleA, scaleB, dy);
+        Concat(da, db, scaleA, scaleB, dy);
         LaunchElements(K.ConcatScaledBackward, dy.Length, dy, scaleA, scaleB, da, db, dy.N, da.SampleSize, db.SampleSize);
     }
 
@@ -343,42 +299,32 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void ScaleAddPerSample(Tensor x, Tensor? a, float ca, Tensor y, Tensor? b, float cb)
     {
-        SameLength(x, y, "scale-add per sample");
-        if (!((a == null || a.Length == x.N) && (b == null || b.Length == x.N)))
-            throw new ArgumentException($"per-sample scales must have {x.N} entries");
+        DeviceArgumentChecks.ScaleAddPerSample(x, a, y, b);
         LaunchElements(K.ScaleAddPerSample, y.Length, x, a, y, b, x.N, x.SampleSize, ca, cb);
     }
 
     public void SelectPerSample(Tensor mask, Tensor ifTrue, Tensor ifFalse, Tensor y)
     {
-        if (!(ifTrue.Length == y.Length && ifFalse.Length == y.Length)) throw new ArgumentException("select operands differ in shape");
-        if (!(mask.Length == y.N)) throw new ArgumentException($"mask has {mask.Length} entries for a batch of {y.N}");
+        DeviceArgumentChecks.SelectPerSample(mask, ifTrue, ifFalse, y);
         LaunchElements(K.SelectPerSample, y.Length, mask, ifTrue, ifFalse, y, y.N, y.SampleSize);
     }
 
     public void Reparameterize(Tensor muLogvar, Tensor noise, Tensor x1)
     {
-        if (!(muLogvar.C == 2 * x1.C && noise.Length == x1.Length && muLogvar.Length == 2 * x1.Length))
-            throw new ArgumentException($"reparameterize: {muLogvar.ShapeString} -> {x1.ShapeString}");
+        DeviceArgumentChecks.Reparameterize(muLogvar, noise, x1);
         LaunchElements(K.Reparameterize, x1.Length, muLogvar, noise, x1, x1.N, x1.SampleSize);
     }
 
     public void ReparameterizeBackward(Tensor muLogvar, Tensor noise, Tensor dx1, Tensor dMuLogvar)
     {
-        if (!(muLogvar.Length == 2 * dx1.Length && dMuLogvar.Length == muLogvar.Length && noise.Length == dx1.Length))
-            throw new ArgumentException($"reparameterize backward: {muLogvar.ShapeString} / {dx1.ShapeString}");
+        DeviceArgumentChecks.ReparameterizeBackward(muLogvar, noise, dx1, dMuLogvar);
         LaunchElements(K.ReparameterizeBackward, dx1.Length, muLogvar, noise, dx1, dMuLogvar, dx1.N, dx1.SampleSize);
     }
 
     public void CatchUpPoint(Tensor z, Tensor k1, Tensor? k2, Tensor? k3, Tensor t, Tensor dt, CatchUpStep step, Tensor y, Tensor time)
     {
         int n = z.N;
-        if (!(k1.Length == z.Length && y.Length == z.Length && (k2 == null || k2.Length == z.Length) && (k3 == null || k3.Length == z.Length)))
-            throw new ArgumentException($"catch-up point: z {z.ShapeString}, k1 {k1.ShapeString}, y {y.ShapeString} differ");
-        if (!(t.Length == n && dt.Length == n && time.Length == n))
-            throw new ArgumentException($"catch-up point: t, dt and time must have {n} entries");
-        if (!(y.Handle != z.Handle && y.Handle != k1.Handle && y.Handle != k2?.Handle && y.Handle != k3?.Handle))
-            throw new ArgumentException("catch-up point: y must not alias z or the k's");
+        DeviceArgumentChecks.CatchUpPoint(z, k1, k2, k3, t, dt, y, time);
         LaunchElements(K.CatchUpPoint, Math.Max(z.Length, n), z, k1, k2, k3, t, dt, y, time, n, z.SampleSize,
             step.C1, step.C2, step.C3, step.TimeShift, step.ClampTime, step.Epsilon);
     }
@@ -387,10 +333,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     public void AdamStep(Tensor param, Tensor grad, Tensor m, Tensor v, AdamSpec spec)
     {
-        if (!(grad.Length == param.Length && m.Length == param.Length && v.Length == param.Length))
-            throw new ArgumentException($"Adam state shapes differ from the parameter {param.ShapeString}");
-        if (spec.Step < 1) throw new ArgumentOutOfRangeException(nameof(spec), "Adam step counts from 1");
-        float bc1 = (float)(1 - Math.Pow(spec.Beta1, spec.Step)), bc2 = (float)(1 - Math.Pow(spec.Beta2, spec.Step));
+        var (bc1, bc2) = DeviceArgumentChecks.Adam(param, grad, m, v, spec);
         LaunchElements(K.Adam, param.Length, param, grad, m, v, param.Length, spec.LearningRate, spec.Beta1, spec.Beta2, spec.Epsilon,
             spec.WeightDecay, bc1, bc2, spec.Decoupled);
     }
@@ -445,8 +388,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     public float MseLoss(Tensor a, Tensor b, Tensor? grad, float gradScale)
     {
-        if (!(a.Length == b.Length && (grad == null || grad.Length == a.Length)))
-            throw new ArgumentException($"mse: {a.ShapeString} vs {b.ShapeString}");
+        Mse(a, b, grad);
         if (a.Length == 0) return 0f;
         var (partials, result) = ReductionBuffers();
         uint blocks = ReductionBlocks(a.Length);
@@ -456,10 +398,7 @@ public sealed unsafe class CudaBackend : IBackend
 
     public float KlLoss(Tensor muLogvar, Tensor? grad, float gradScale)
     {
-        int n = muLogvar.N, sample = muLogvar.SampleSize;
-        if (!(sample % 2 == 0)) throw new ArgumentException($"kl: odd channel count in {muLogvar.ShapeString}");
-        if (!(grad == null || grad.Length == muLogvar.Length)) throw new ArgumentException("kl: grad shape mismatch");
-        int half = sample / 2;
+        int n = muLogvar.N, half = Kl(muLogvar, grad);
         double norm = (double)n * half;
         var (partials, result) = ReductionBuffers();
         uint blocks = ReductionBlocks((long)n * half);
