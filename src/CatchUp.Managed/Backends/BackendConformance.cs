@@ -193,6 +193,8 @@ public static class BackendConformance
         }),
         GroupNorm("groupnorm-shift-silu-dropout", shift: true, silu: true, dropout: new DropoutSpec(0.3f, 1234)),
         GroupNorm("groupnorm-plain", shift: false, silu: false, dropout: DropoutSpec.None),
+        ScaleShift("scale-shift-silu-dropout", silu: true, dropout: new DropoutSpec(0.3f, 4321)),
+        ScaleShift("scale-shift-plain", silu: false, dropout: DropoutSpec.None),
         new("linear", OpTolerance, s =>
         {
             var x = s.Rand(1, 1f, 5, 24); var w = s.Rand(2, 0.3f, 16, 24); var b = s.Rand(3, 1f, 16); var y = s.Zeros(5, 16);
@@ -326,6 +328,15 @@ public static class BackendConformance
         s.B.GroupNormBackward(x, sh, gamma, beta, groups, silu, dropout, mean, rstd, dy, dx, dshift, dgamma, dbeta);
         s.Out("dx", dx); s.Out("dgamma_accumulated", dgamma); s.Out("dbeta_accumulated", dbeta);
         if (dshift != null) s.Out("dshift", dshift);
+    });
+
+    private static Check ScaleShift(string name, bool silu, DropoutSpec dropout) => new(name, OpTolerance, s =>
+    {
+        const int n = 3, c = 5, h = 9, w = 7;
+        var x = s.Rand(1, 2f, n, c, h, w); var ss = s.Rand(2, 1f, n, 2 * c); var y = s.Zeros(n, c, h, w);
+        s.B.ScaleShiftForward(x, ss, silu, dropout, y); s.Out("y", y);
+        var dy = s.Rand(3, 1f, n, c, h, w); var dx = s.Zeros(n, c, h, w); var dss = s.Rand(4, 1f, n, 2 * c);
+        s.B.ScaleShiftBackward(x, ss, silu, dropout, dy, dx, dss); s.Out("dx", dx); s.Out("dscaleshift_overwritten", dss);
     });
 
     private static Check Attention(string name, int n, int c, int side) => new(name, OpTolerance, s =>
