@@ -1,4 +1,3 @@
-using CatchUp.Cli;
 using CatchUp.IO;
 using Xunit;
 using static CatchUp.Tests.Models.NetworkTestKit;
@@ -13,18 +12,12 @@ public class AdmVelocityCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Exit, string Stderr) Run(params string[] args)
+    private static (int Exit, string Stderr) Velocity(string variant, string input, string output)
     {
-        var err = new StringWriter();
-        var previous = Console.Error;
-        Console.SetError(err);
-        try { return (CliApp.Run(args), err.ToString()); }
-        finally { Console.SetError(previous); }
+        var (exit, _, stderr) = CliRunner.Run("velocity", "--model", Golden(variant + ".json"),
+            "--weights", Golden(variant + "_weights.safetensors"), "--input", input, "--output", output, "--threads", "2");
+        return (exit, stderr);
     }
-
-    private (int Exit, string Stderr) Velocity(string variant, string input, string output) => Run("velocity",
-        "--model", Golden(variant + ".json"), "--weights", Golden(variant + "_weights.safetensors"),
-        "--input", input, "--output", output, "--threads", "2");
 
     [Theory]
     [InlineData("adm_cond", new[] { "features", "head2", "head3", "v" })]
