@@ -1,4 +1,5 @@
 using CatchUp.Models;
+using CatchUp.Models.Adm;
 using CatchUp.Nn;
 using CatchUp.Objectives;
 using CatchUp.Tensors;
@@ -273,6 +274,26 @@ public static class BackendConformance
             Tensor?[] dHeads = [s.Rand(3, 1f, 3, 2, 8, 8), s.Rand(4, 1f, 3, 2, 8, 8)];
             net.Parameters.ZeroGrad();
             var dx = net.Backward(dv, dHeads, needInputGrad: true)!;
+            s.Out("dx", dx);
+            foreach (var p in net.Parameters.All) s.Out("d" + p.Name, p.Grad);
+        }),
+        new("adm-forward-backward", NetworkTolerance, s =>
+        {
+            var config = new AdmUNetConfig
+            {
+                // 64 channels: two per GroupNorm32 group, so no gradient is structurally zero (float noise compared
+                // relative to a zero scale would fail the check).
+                ImageSize = 8, NumChannels = 64, NumResBlocks = 1, ChannelMult = "1,1", ClassCond = true, NumClasses = 5,
+                AttentionResolutions = "4", NumHeadChannels = 32, UseScaleShiftNorm = true, ResblockUpdown = true,
+                Dropout = 0.2, PriorShakedrop = true, Predstep = 2, InChannels = 2,
+            };
+            var net = s.Keep(new AdmUNet(config, s.B));
+            Randomize(net.Parameters, 31);
+            var x = s.Rand(1, 1f, 3, 2, 8, 8); var t = s.From([0.9f, 0.3f, 0.02f], 3);
+            var output = net.Forward(x, t, [4, 0, 2], ForwardMode.Train(7), computeHeads: true);
+            s.Out("v", output.V); s.Out("features", output.Features); s.Out("head2", output.Heads[0]);
+            net.Parameters.ZeroGrad();
+            var dx = net.Backward(s.Rand(2, 1f, 3, 2, 8, 8), [s.Rand(3, 1f, 3, 2, 8, 8)], needInputGrad: true)!;
             s.Out("dx", dx);
             foreach (var p in net.Parameters.All) s.Out("d" + p.Name, p.Grad);
         }),
