@@ -13,6 +13,14 @@ public class AdmGradientTests
 {
     private static readonly ForwardMode Train = ForwardMode.Train(seed: 17);
 
+    /// <summary>Conditional, scale-shift, up/down, dynamic skip, dropout, one generator head, 2 input channels.</summary>
+    private static readonly AdmUNetConfig Tiny = new()
+    {
+        ImageSize = 8, NumChannels = 32, NumResBlocks = 1, ChannelMult = "1,2", ClassCond = true, NumClasses = 7,
+        AttentionResolutions = "4", NumHeadChannels = 16, UseScaleShiftNorm = true, ResblockUpdown = true,
+        Dropout = 0.1, PriorShakedrop = true, Predstep = 2, InChannels = 2,
+    };
+
     /// <summary>Checks dL/dx, dL/demb (when <paramref name="checkEmb"/>) and the named parameters' gradients of
     /// L = sum(y * r) against central differences.</summary>
     private static void CheckLayer(IAdmLayer layer, ParameterSet ps, int[] xShape, int embDim, bool checkEmb, params string[] parameters)
@@ -118,12 +126,7 @@ public class AdmGradientTests
     [Fact]
     public void WholeNetworkGradientsMatchFiniteDifferences()
     {
-        var config = new AdmUNetConfig
-        {
-            ImageSize = 8, NumChannels = 32, NumResBlocks = 1, ChannelMult = "1,2", ClassCond = true, NumClasses = 7,
-            AttentionResolutions = "8,4", NumHeadChannels = 16, UseScaleShiftNorm = true, ResblockUpdown = true,
-            Dropout = 0.1, PriorShakedrop = true, Predstep = 3, InChannels = 2,
-        };
+        var config = Tiny with { AttentionResolutions = "8,4", Predstep = 3 };
         using var backend = new CpuBackend(2);
         using var net = new AdmUNet(config, backend);
         Randomize(net.Parameters, 5);
@@ -160,5 +163,27 @@ public class AdmGradientTests
             return Loss();
         }
         Verify(LossWithParameters, inputs, samples: 6);
+    }
+
+    [Fact]
+    public void SteadyStateTrainingStepAllocatesNothing()
+    {
+        var config = Tiny;
+        using var backend = new CpuBackend(2);
+        using var net = new AdmUNet(config, backend);
+        net.Parameters.Initialize(1);
+        using var x = backend.FromArray(Normal(3 * 2 * 8 * 8, 5), 3, 2, 8, 8);
+        using var t = backend.FromArray([0.3f, 0.9f, 0.01f], 3);
+        int[] y = [1, 6, 0];
+        using var target = backend.Allocate(x.Shape);
+        using var grad = backend.Allocate(x.Shape);
+        void Step(ulong i)
+        {
+            net.Parameters.ZeroGrad();
+            var o = net.Forward(x, t, y, ForwardMode.Train(i));
+            backend.MseLoss(o.V, target, grad, 1f);
+            net.Backward(grad);
+        }
+        AssertSteadyStateAllocatesNothing(backend, Step);
     }
 }

@@ -12,20 +12,23 @@ public interface IAdmLayer
     Tensor Backward(Tensor dy, Tensor dEmb);
 }
 
-/// <summary>A TimestepEmbedSequential: its layers in order (names <c>{prefix}.{index}</c>).</summary>
-public sealed class AdmSequence(IReadOnlyList<IAdmLayer> layers)
+/// <summary>A TimestepEmbedSequential: its layers in order (names <c>{prefix}.{index}</c>). Loops index an array, so a
+/// pass allocates no enumerator.</summary>
+public sealed class AdmSequence(IAdmLayer[] layers)
 {
-    public IReadOnlyList<IAdmLayer> Layers { get; } = layers;
+    private readonly IAdmLayer[] _layers = layers;
+
+    public IReadOnlyList<IAdmLayer> Layers => _layers;
 
     public Tensor Forward(Tensor x, Tensor emb, ForwardMode mode)
     {
-        foreach (var layer in Layers) x = layer.Forward(x, emb, mode);
+        for (int i = 0; i < _layers.Length; i++) x = _layers[i].Forward(x, emb, mode);
         return x;
     }
 
     public Tensor Backward(Tensor dy, Tensor dEmb)
     {
-        for (int i = Layers.Count - 1; i >= 0; i--) dy = Layers[i].Backward(dy, dEmb);
+        for (int i = _layers.Length - 1; i >= 0; i--) dy = _layers[i].Backward(dy, dEmb);
         return dy;
     }
 }

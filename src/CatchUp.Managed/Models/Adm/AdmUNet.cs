@@ -61,7 +61,7 @@ public sealed class AdmUNet : IDisposable
                 var layers = new List<IAdmLayer> { new ResBlock(ps, name + ".0", ch, cout, ted, dropout, ss) };
                 ch = cout;
                 if (attentionRates.Contains(ds)) layers.Add(new AttentionBlock(ps, name + ".1", ch, config.HeadsFor(ch, upsample: false)));
-                _input.Add(new AdmSequence(layers));
+                _input.Add(new AdmSequence([.. layers]));
                 skipChannels.Add(ch);
             }
             if (level != levels - 1)
@@ -95,7 +95,7 @@ public sealed class AdmUNet : IDisposable
                     layers.Add(config.ResblockUpdown ? new ResBlock(ps, upName, ch, ch, ted, dropout, ss, up: true) : new AdmUpsample(ps, upName, ch));
                     ds /= 2;
                 }
-                _output.Add(new AdmSequence(layers));
+                _output.Add(new AdmSequence([.. layers]));
             }
         }
 
