@@ -4,7 +4,8 @@ no flash_attn / mpi4py: attention is the reference's default flash layout, qkv s
 
 Module names (and so state_dict() keys) are the reference's: time_embed.{0,2}, label_emb, input_blocks.i.j,
 middle_block.{0,1,2}, output_blocks.i.j, out.{0,2}, generator_list.i.block.{0,2}; ResBlock: in_layers.{0,2},
-emb_layers.1, out_layers.{0,3}, skip_connection; AttentionBlock: norm, qkv, proj_out; Upsample: conv.
+emb_layers.1, out_layers.{0,3}, skip_connection; AttentionBlock: norm, qkv, proj_out; Upsample: conv;
+Downsample: op (3x3, stride 2).
 """
 
 import math
@@ -91,6 +92,15 @@ class Upsample(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2, mode='nearest'))
 
 
+class Downsample(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.op = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        return self.op(x)
+
+
 class Seq(nn.ModuleList):
     def forward(self, x, emb):
         for m in self:
@@ -149,8 +159,7 @@ class UNetModel(nn.Module):
                 self.input_blocks.append(Seq(layers))
                 skips.append(ch)
             if level != len(mult) - 1:
-                assert resblock_updown, 'the strided-conv Downsample is not ported'
-                self.input_blocks.append(Seq([res(ch, ch, down=True)]))
+                self.input_blocks.append(Seq([res(ch, ch, down=True) if resblock_updown else Downsample(ch)]))
                 skips.append(ch)
                 ds *= 2
         self.middle_block = Seq([res(ch, ch), attn(ch, num_heads), res(ch, ch)])

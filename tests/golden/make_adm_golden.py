@@ -27,10 +27,11 @@ VARIANTS = {
                      dropout=0.1, resblock_updown=True, use_fp16=False, use_new_attention_order=False,
                      prior_shakedrop=True, phi=0.75, predstep=3),
     # Unconditional, plain (additive) embedding, heads from num_heads (2; 4 in the decoder via num_heads_upsample),
-    # use_new_attention_order true, no dynamic skip, predstep 2, two input channels.
+    # use_new_attention_order true, no dynamic skip, predstep 2, two input channels, and the convolution resampling
+    # of resblock_updown false (Downsample: 3x3 stride 2; Upsample: nearest + 3x3).
     'adm_heads': dict(unet_type='adm', image_size=8, num_channels=32, num_res_blocks=1, channel_mult='1,1',
                       class_cond=False, attention_resolutions='8,4', num_heads=2, num_head_channels=-1,
-                      num_heads_upsample=4, use_scale_shift_norm=False, dropout=0.0, resblock_updown=True,
+                      num_heads_upsample=4, use_scale_shift_norm=False, dropout=0.0, resblock_updown=False,
                       use_new_attention_order=True, prior_shakedrop=False, predstep=2, in_channels=2),
 }
 

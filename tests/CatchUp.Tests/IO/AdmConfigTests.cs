@@ -14,7 +14,6 @@ public class AdmConfigTests
         var pairs = new Dictionary<string, string>
         {
             ["unet_type"] = "\"adm\"", ["image_size"] = "64", ["num_channels"] = "64", ["num_res_blocks"] = "2",
-            ["resblock_updown"] = "true",
         };
         foreach (var (key, raw) in extra)
         {
@@ -93,7 +92,6 @@ public class AdmConfigTests
     [InlineData("channel_mult", "\"1,x\"", "key 'channel_mult'")]
     [InlineData("attention_resolutions", "\"\"", "key 'attention_resolutions'")]
     [InlineData("learn_sigma", "true", "key 'learn_sigma': only false")]
-    [InlineData("resblock_updown", "false", "key 'resblock_updown'")]
     [InlineData("predstep", "4", "key 'predstep'")]
     [InlineData("dropout", "1", "key 'dropout'")]
     [InlineData("num_channels", "48", "multiple of 32")]
@@ -107,7 +105,7 @@ public class AdmConfigTests
 
     [Fact]
     public void RepeatedKeysAreErrors() =>
-        Assert.Contains("appears more than once", Fails("""{"unet_type": "adm", "image_size": 64, "image_size": 32, "num_channels": 64, "num_res_blocks": 1, "resblock_updown": true}"""));
+        Assert.Contains("appears more than once", Fails("""{"unet_type": "adm", "image_size": 64, "image_size": 32, "num_channels": 64, "num_res_blocks": 1}"""));
 
     [Fact]
     public void AdmConfigsAreRecognizedByTheirUnetType()

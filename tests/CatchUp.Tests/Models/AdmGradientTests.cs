@@ -79,6 +79,49 @@ public class AdmGradientTests
         ps.Dispose();
     }
 
+    [Fact]
+    public void ConvolutionResamplingGradientsMatchFiniteDifferences()
+    {
+        using var backend = new CpuBackend(2);
+        var ps = new ParameterSet(backend);
+        var down = new AdmDownsample(ps, "down", 3);
+        var up = new AdmUpsample(ps, "up", 3);
+        CheckLayer(down, ps, [2, 3, 6, 4], 4, checkEmb: false, "down.op.weight", "down.op.bias");
+        CheckLayer(up, ps, [2, 3, 3, 2], 4, checkEmb: false, "up.conv.weight", "up.conv.bias");
+        ps.Dispose();
+    }
+
+    [Fact]
+    public void DownsampleIsTheStrideTwoConvolution()
+    {
+        // One 4x4 channel, weight w[ki,kj] = 1 + 3 ki + kj, bias 0.5: y(i,j) = 0.5 + sum w[ki,kj] x(2i-1+ki, 2j-1+kj).
+        using var backend = new CpuBackend(1);
+        var ps = new ParameterSet(backend);
+        var down = new AdmDownsample(ps, "down", 1);
+        backend.Upload([1, 2, 3, 4, 5, 6, 7, 8, 9], ps["down.op.weight"].Value);
+        backend.Upload([0.5f], ps["down.op.bias"].Value);
+        var xh = Enumerable.Range(0, 16).Select(i => (float)(i * i % 7) - 3).ToArray();
+        using var x = backend.FromArray(xh, 1, 1, 4, 4);
+        using var emb = backend.Allocate([1, 1]);
+        var y = down.Forward(x, emb, Train);
+        Assert.Equal([1, 1, 2, 2], y.Shape.ToArray());
+        var expected = new float[4];
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++)
+            {
+                double sum = 0.5;
+                for (int ki = 0; ki < 3; ki++)
+                    for (int kj = 0; kj < 3; kj++)
+                    {
+                        int r = 2 * i - 1 + ki, c = 2 * j - 1 + kj;
+                        if (r >= 0 && r < 4 && c >= 0 && c < 4) sum += (1 + 3 * ki + kj) * xh[r * 4 + c];
+                    }
+                expected[i * 2 + j] = (float)sum;
+            }
+        Assert.Equal(expected, y.ToArray());
+        ps.Dispose();
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -66,7 +66,10 @@ public sealed class AdmUNet : IDisposable
             }
             if (level != levels - 1)
             {
-                _input.Add(new AdmSequence([new ResBlock(ps, $"input_blocks.{_input.Count + 1}.0", ch, ch, ted, dropout, ss, down: true)]));
+                string downName = $"input_blocks.{_input.Count + 1}.0";
+                _input.Add(new AdmSequence([config.ResblockUpdown
+                    ? new ResBlock(ps, downName, ch, ch, ted, dropout, ss, down: true)
+                    : new AdmDownsample(ps, downName, ch)]));
                 skipChannels.Add(ch);
                 ds *= 2;
             }

@@ -107,8 +107,6 @@ public sealed record AdmUNetConfig
         if (!(Dropout >= 0 && Dropout < 1)) return Key("dropout", $"must be in [0, 1), got {Dropout}");
         if (!(Phi >= 0 && Phi <= 1)) return Key("phi", $"must be in [0, 1], got {Phi}");
         if (Predstep is < 1 or > 3) return Key("predstep", $"must be 1, 2 or 3, got {Predstep}");
-        if (!ResblockUpdown && mult.Length > 1)
-            return Key("resblock_updown", "false (a strided-convolution Downsample) is not supported yet; use true");
         for (int level = 0; level < mult.Length; level++)
         {
             int c = ChannelsAt(level);
