@@ -168,6 +168,8 @@ Task("Golden")
     if (exit != 0) throw new Exception("make_golden.py failed");
     exit = StartProcess("/usr/bin/python3", "tests/golden/make_pth_golden.py");
     if (exit != 0) throw new Exception("make_pth_golden.py failed");
+    exit = StartProcess("/usr/bin/python3", "tests/golden/make_adm_golden.py");
+    if (exit != 0) throw new Exception("make_adm_golden.py failed");
     exit = StartProcess("/usr/bin/python3", "tests/golden/inception/make_inception_golden.py");
     if (exit != 0) throw new Exception("make_inception_golden.py failed (it also needs Debian's python3-torchvision)");
 });

@@ -25,14 +25,16 @@ from songunet_ref import GroupNorm, SongUNet, count_params  # noqa: E402
 # ----------------------------------------------------------------------------- safetensors
 
 def write_safetensors(path, tensors, metadata=None):
-    """tensors: {name: torch.Tensor}; all stored as F32, contiguous, little-endian, sorted by name."""
+    """tensors: {name: torch.Tensor}; stored as F32 (int64 tensors as I64), contiguous, little-endian, sorted by name."""
     header = {}
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        a = tensors[name].detach().to(torch.float32).contiguous().cpu().numpy().astype('<f4', copy=False)
+        t = tensors[name].detach()
+        is_int = t.dtype == torch.int64
+        a = t.contiguous().cpu().numpy().astype('<i8' if is_int else '<f4', copy=False)
         b = a.tobytes(order='C')
-        header[name] = {'dtype': 'F32', 'shape': list(a.shape), 'data_offsets': [offset, offset + len(b)]}
+        header[name] = {'dtype': 'I64' if is_int else 'F32', 'shape': list(a.shape), 'data_offsets': [offset, offset + len(b)]}
         blobs.append(b)
         offset += len(b)
     if metadata:

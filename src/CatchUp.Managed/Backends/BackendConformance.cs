@@ -1,4 +1,5 @@
 using CatchUp.Models;
+using CatchUp.Models.Adm;
 using CatchUp.Nn;
 using CatchUp.Objectives;
 using CatchUp.Tensors;
@@ -193,6 +194,8 @@ public static class BackendConformance
         }),
         GroupNorm("groupnorm-shift-silu-dropout", shift: true, silu: true, dropout: new DropoutSpec(0.3f, 1234)),
         GroupNorm("groupnorm-plain", shift: false, silu: false, dropout: DropoutSpec.None),
+        ScaleShift("scale-shift-silu-dropout", silu: true, dropout: new DropoutSpec(0.3f, 4321)),
+        ScaleShift("scale-shift-plain", silu: false, dropout: DropoutSpec.None),
         new("linear", OpTolerance, s =>
         {
             var x = s.Rand(1, 1f, 5, 24); var w = s.Rand(2, 0.3f, 16, 24); var b = s.Rand(3, 1f, 16); var y = s.Zeros(5, 16);
@@ -274,6 +277,26 @@ public static class BackendConformance
             s.Out("dx", dx);
             foreach (var p in net.Parameters.All) s.Out("d" + p.Name, p.Grad);
         }),
+        new("adm-forward-backward", NetworkTolerance, s =>
+        {
+            var config = new AdmUNetConfig
+            {
+                // 64 channels: two per GroupNorm32 group, so no gradient is structurally zero (float noise compared
+                // relative to a zero scale would fail the check).
+                ImageSize = 8, NumChannels = 64, NumResBlocks = 1, ChannelMult = "1,1", ClassCond = true, NumClasses = 5,
+                AttentionResolutions = "4", NumHeadChannels = 32, UseScaleShiftNorm = true, ResblockUpdown = true,
+                Dropout = 0.2, PriorShakedrop = true, Predstep = 2, InChannels = 2,
+            };
+            var net = s.Keep(new AdmUNet(config, s.B));
+            Randomize(net.Parameters, 31);
+            var x = s.Rand(1, 1f, 3, 2, 8, 8); var t = s.From([0.9f, 0.3f, 0.02f], 3);
+            var output = net.Forward(x, t, [4, 0, 2], ForwardMode.Train(7), computeHeads: true);
+            s.Out("v", output.V); s.Out("features", output.Features); s.Out("head2", output.Heads[0]);
+            net.Parameters.ZeroGrad();
+            var dx = net.Backward(s.Rand(2, 1f, 3, 2, 8, 8), [s.Rand(3, 1f, 3, 2, 8, 8)], needInputGrad: true)!;
+            s.Out("dx", dx);
+            foreach (var p in net.Parameters.All) s.Out("d" + p.Name, p.Grad);
+        }),
         new("cud-rk12-training-step", NetworkTolerance, s =>
         {
             var config = SongUNetConfig.TestTiny with { Dropout = 0.1, ExtraHeads = 0 };
@@ -326,6 +349,15 @@ public static class BackendConformance
         s.B.GroupNormBackward(x, sh, gamma, beta, groups, silu, dropout, mean, rstd, dy, dx, dshift, dgamma, dbeta);
         s.Out("dx", dx); s.Out("dgamma_accumulated", dgamma); s.Out("dbeta_accumulated", dbeta);
         if (dshift != null) s.Out("dshift", dshift);
+    });
+
+    private static Check ScaleShift(string name, bool silu, DropoutSpec dropout) => new(name, OpTolerance, s =>
+    {
+        const int n = 3, c = 5, h = 9, w = 7;
+        var x = s.Rand(1, 2f, n, c, h, w); var ss = s.Rand(2, 1f, n, 2 * c); var y = s.Zeros(n, c, h, w);
+        s.B.ScaleShiftForward(x, ss, silu, dropout, y); s.Out("y", y);
+        var dy = s.Rand(3, 1f, n, c, h, w); var dx = s.Zeros(n, c, h, w); var dss = s.Rand(4, 1f, n, 2 * c);
+        s.B.ScaleShiftBackward(x, ss, silu, dropout, dy, dx, dss); s.Out("dx", dx); s.Out("dscaleshift_overwritten", dss);
     });
 
     private static Check Attention(string name, int n, int c, int side) => new(name, OpTolerance, s =>

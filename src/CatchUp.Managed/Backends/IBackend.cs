@@ -75,6 +75,21 @@ public interface IBackend : IDisposable
     void GroupNormBackward(Tensor x, Tensor? shift, Tensor gamma, Tensor beta, int groups, bool silu, DropoutSpec dropout,
         Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor? dshift, Tensor dgamma, Tensor dbeta);
 
+    // ---- scale-shift modulation (ADM ResBlock with use_scale_shift_norm) ----
+    /// <summary>
+    /// y[n,c,i] = dropout(act(x[n,c,i] * (1 + ss[n,c]) + ss[n,C+c])) with x [N,C,...] (typically a GroupNorm output),
+    /// ss [N,2C] (scale = first C columns, shift = last C, the halves of th.chunk(emb_out, 2, dim=1)), act = SiLU when
+    /// <paramref name="silu"/>, identity otherwise, and dropout as in <see cref="DropoutSpec"/> keyed by the flat element
+    /// index of x (the same convention as <see cref="GroupNormForward"/>: inverted dropout applied after act).
+    /// </summary>
+    void ScaleShiftForward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor y);
+    /// <summary>
+    /// Gradients of <see cref="ScaleShiftForward"/>: with g = dL/d(pre-activation) (dropout mask and act' applied to dy),
+    /// dx = g * (1 + scale) and dScaleShift[n,c] = sum_i g * x, dScaleShift[n,C+c] = sum_i g; dx and dScaleShift are
+    /// overwritten.
+    /// </summary>
+    void ScaleShiftBackward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor dy, Tensor dx, Tensor dScaleShift);
+
     // ---- dense ----
     /// <summary>y [N,out] = x [N,in] W^T + b; W [out,in].</summary>
     void LinearForward(Tensor x, Tensor w, Tensor? bias, Tensor y);

@@ -5,7 +5,9 @@ using CatchUp.Backends;
 using CatchUp.Backends.Cpu;
 using CatchUp.Diagnostics;
 using CatchUp.Distributed;
+using CatchUp.IO;
 using CatchUp.Models;
+using CatchUp.Models.Adm;
 using CatchUp.Nn;
 using CatchUp.Objectives;
 using CatchUp.Training;
@@ -19,7 +21,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var bench = new Command("bench", "Benchmarks");
-        var model = new Option<string>("--model") { Description = "Model config JSON (or mnist-paper / cifar10-paper)", DefaultValueFactory = _ => "mnist-paper" };
+        var model = new Option<string>("--model") { Description = "Model config JSON (or mnist-paper / cifar10-paper; an ADM config or imagenet64-paper)", DefaultValueFactory = _ => "mnist-paper" };
         var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "CPU threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
@@ -30,7 +32,7 @@ internal static class BenchCommand
         {
             model, batch, threads, steps, seed, profile, device,
         };
-        unet.SetAction(r => CliApp.Guard(() => RunUnet(ModelLoading.LoadConfig(r.GetValue(model)!), r.GetValue(batch),
+        unet.SetAction(r => CliApp.Guard(() => RunUnet(r.GetValue(model)!, r.GetValue(batch),
             r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile), r.GetValue(device)!)));
         bench.Add(unet);
         bench.Add(CreateTrainStep());
@@ -38,7 +40,29 @@ internal static class BenchCommand
         return bench;
     }
 
-    private static int RunUnet(SongUNetConfig config, int batch, int threads, int steps, ulong seed, bool profile, string device)
+    /// <summary>The network under test: a SongUNet, or an ADM UNetModel (random class labels when conditional).</summary>
+    private sealed record BenchNet(ParameterSet Parameters, int InChannels, int OutChannels, int Resolution,
+        Func<Tensor, Tensor, ForwardMode, Tensor> Forward, Action<Tensor> Backward, IDisposable Owner);
+
+    private static BenchNet CreateBenchNet(string model, IBackend backend, int batch, ulong seed)
+    {
+        if (model == "imagenet64-paper" || (File.Exists(model) && AdmConfigJson.IsAdm(ConfigFile.ReadText(model))))
+        {
+            var adm = model == "imagenet64-paper" ? AdmUNetConfig.ImageNet64Paper : AdmUNetConfig.Load(model);
+            var net = new AdmUNet(adm, backend);
+            int[]? labels = adm.ClassCond
+                ? Enumerable.Range(0, batch).Select(i => (int)(CounterRng.Uniform(seed + 4, (ulong)i) * adm.NumClasses)).ToArray()
+                : null;
+            return new BenchNet(net.Parameters, adm.InChannels, adm.OutChannels, adm.ImageSize,
+                (x, t, mode) => net.Forward(x, t, labels, mode, computeHeads: false).V, dv => net.Backward(dv), net);
+        }
+        var config = ModelLoading.LoadConfig(model);
+        var song = new SongUNet(config, backend);
+        return new BenchNet(song.Parameters, config.InChannels, config.OutChannels, config.ImgResolution,
+            (x, t, mode) => song.Forward(x, t, mode, computeHeads: false).V, dv => song.Backward(dv), song);
+    }
+
+    private static int RunUnet(string model, int batch, int threads, int steps, ulong seed, bool profile, string device)
     {
         if (batch < 1) throw new CliUsageException("--batch must be at least 1");
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
@@ -46,11 +70,12 @@ internal static class BenchCommand
         using var device0 = DeviceOption.Open(device, threads);
         var profiler = profile ? new ProfilingBackend(device0) : null;
         IBackend backend = profiler ?? device0;
-        using var net = new SongUNet(config, backend);
+        var net = CreateBenchNet(model, backend, batch, seed);
+        using var owner = net.Owner;
         net.Parameters.Initialize(seed);
-        int r = config.ImgResolution;
-        using var x = backend.FromArray(RandomNormal(batch * config.InChannels * r * r, seed + 1), batch, config.InChannels, r, r);
-        using var target = backend.FromArray(RandomNormal(batch * config.OutChannels * r * r, seed + 2), batch, config.OutChannels, r, r);
+        int r = net.Resolution;
+        using var x = backend.FromArray(RandomNormal(batch * net.InChannels * r * r, seed + 1), batch, net.InChannels, r, r);
+        using var target = backend.FromArray(RandomNormal(batch * net.OutChannels * r * r, seed + 2), batch, net.OutChannels, r, r);
         var tHost = new float[batch];
         for (int i = 0; i < batch; i++) tHost[i] = 1e-5f + (1 - 1e-5f) * CounterRng.Uniform(seed + 3, (ulong)i);
         using var t = backend.FromArray(tHost, batch);
@@ -61,8 +86,8 @@ internal static class BenchCommand
         {
             long start = Stopwatch.GetTimestamp();
             net.Parameters.ZeroGrad();
-            var output = net.Forward(x, t, ForwardMode.Train(seed * 1000003 + (ulong)i), computeHeads: false);
-            backend.MseLoss(output.V, target, backend.Ensure(ref grad, output.V.Shape), 1f);
+            var v = net.Forward(x, t, ForwardMode.Train(seed * 1000003 + (ulong)i));
+            backend.MseLoss(v, target, backend.Ensure(ref grad, v.Shape), 1f);
             net.Backward(grad!);
             backend.Synchronize();
             return Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -102,6 +127,7 @@ internal static class BenchCommand
             peak_fraction = double.IsNaN(peak.Gflops) ? (double?)null : Math.Round(gflops / peak.Gflops, 3),
             peak_basis = peak.Basis,
             allocated_bytes_per_step = allocatedPerStep,
+            device_bytes = (device0 as Backends.Cpu.CpuBackend)?.BytesAllocated,
             backend = device0.Name,
         };
         Console.WriteLine(JsonSerializer.Serialize(result));

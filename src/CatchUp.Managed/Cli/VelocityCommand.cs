@@ -1,6 +1,7 @@
 using System.CommandLine;
 using CatchUp.IO;
 using CatchUp.Models;
+using CatchUp.Models.Adm;
 using CatchUp.Nn;
 using CatchUp.Tensors;
 
@@ -11,9 +12,9 @@ internal static class VelocityCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model config JSON (reference keys)", Required = true };
+        var model = new Option<string>("--model") { Description = "Model config JSON (reference keys; \"unet_type\": \"adm\" for an ADM UNetModel)", Required = true };
         var weights = new Option<string>("--weights") { Description = "Weights (safetensors, reference parameter names)", Required = true };
-        var input = new Option<string>("--input") { Description = "safetensors with x [B,C,H,W] and t [B] (float32)", Required = true };
+        var input = new Option<string>("--input") { Description = "safetensors with x [B,C,H,W] and t [B] (float32), and y [B] (int64 class indices) for a class-conditional ADM model", Required = true };
         var output = new Option<string>("--output") { Description = "safetensors to write: v, features, and head2/head3 when the weights hold heads", Required = true };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var device = DeviceOption.Create();
@@ -25,26 +26,66 @@ internal static class VelocityCommand
     private static int Run(string modelPath, string weightsPath, string inputPath, string outputPath, int threads, string device)
     {
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
+        if (File.Exists(modelPath) && AdmConfigJson.IsAdm(ConfigFile.ReadText(modelPath)))
+            return RunAdm(AdmUNetConfig.Load(modelPath), weightsPath, inputPath, outputPath, threads, device);
         var (config, weights, _) = ModelLoading.LoadReference(modelPath, weightsPath);
-
         var io = SafetensorsFile.Read(inputPath);
-        var x = Require(io, "x", inputPath);
-        var t = Require(io, "t", inputPath);
-        int r = config.ImgResolution;
-        if (x.Rank != 4 || x.Shape[1] != config.InChannels || x.Shape[2] != r || x.Shape[3] != r || x.Shape[0] < 1)
-            throw new InvalidDataFileException(inputPath, $"tensor 'x' has shape {HostTensor.FormatShape(x.Shape)}, the model needs [B, {config.InChannels}, {r}, {r}] with B >= 1");
-        if (t.Rank != 1 || t.Shape[0] != x.Shape[0])
-            throw new InvalidDataFileException(inputPath, $"tensor 't' has shape {HostTensor.FormatShape(t.Shape)}, expected [{x.Shape[0]}] (one time per sample)");
-        if (x.Data.Any(v => !float.IsFinite(v)) || t.Data.Any(v => !float.IsFinite(v)))
-            throw new InvalidDataFileException(inputPath, "x or t holds a non-finite value");
+        var (x, t) = ReadInputs(io, inputPath, config.InChannels, config.ImgResolution);
 
         using var backend = DeviceOption.Open(device, threads);
         using var net = new SongUNet(config, backend);
         StateDict.Load(net.Parameters, weights, weightsPath);
         using var xs = backend.FromArray(x.Data, x.Shape);
         using var ts = backend.FromArray(t.Data, t.Shape);
-        var result = net.Forward(xs, ts, ForwardMode.Inference);
+        WriteOutputs(outputPath, net.Forward(xs, ts, ForwardMode.Inference));
+        return 0;
+    }
 
+    /// <summary>An ADM UNetModel ("unet_type": "adm"), called as the reference calls it: model(x, t, y).</summary>
+    private static int RunAdm(AdmUNetConfig config, string weightsPath, string inputPath, string outputPath, int threads, string device)
+    {
+        var weights = SafetensorsFile.Read(weightsPath);
+        var io = SafetensorsFile.Read(inputPath);
+        var (x, t) = ReadInputs(io, inputPath, config.InChannels, config.ImageSize);
+        int[]? labels = null;
+        bool hasY = io.Tensors.TryGetValue("y", out var y);
+        if (config.ClassCond && !hasY)
+            throw new InvalidDataFileException(inputPath, $"tensor 'y' is missing: the model is class-conditional (class_cond true) and needs y [{x.Shape[0]}] int64 class indices");
+        if (!config.ClassCond && hasY)
+            throw new InvalidDataFileException(inputPath, "holds tensor 'y' but the model is unconditional (class_cond false): give no class labels");
+        if (y is not null)
+        {
+            if (!y.IsInteger || y.Rank != 1 || y.Shape[0] != x.Shape[0])
+                throw new InvalidDataFileException(inputPath, $"tensor 'y' must be int64 of shape [{x.Shape[0]}], got {y.DType} {HostTensor.FormatShape(y.Shape)}");
+            int bad = Array.FindIndex(y.Data, v => !(v >= 0 && v < config.NumClasses));
+            if (bad >= 0) throw new InvalidDataFileException(inputPath, $"tensor 'y': class {y.Data[bad]} of sample {bad} is outside [0, {config.NumClasses})");
+            labels = y.Data.Select(v => (int)v).ToArray();
+        }
+
+        using var backend = DeviceOption.Open(device, threads);
+        using var net = new AdmUNet(config, backend);
+        StateDict.Load(net.Parameters, weights.Tensors, weightsPath);
+        using var xs = backend.FromArray(x.Data, x.Shape);
+        using var ts = backend.FromArray(t.Data, t.Shape);
+        WriteOutputs(outputPath, net.Forward(xs, ts, labels, ForwardMode.Inference));
+        return 0;
+    }
+
+    private static (HostTensor X, HostTensor T) ReadInputs(SafetensorsFile io, string inputPath, int channels, int r)
+    {
+        var x = Require(io, "x", inputPath);
+        var t = Require(io, "t", inputPath);
+        if (x.Rank != 4 || x.Shape[1] != channels || x.Shape[2] != r || x.Shape[3] != r || x.Shape[0] < 1)
+            throw new InvalidDataFileException(inputPath, $"tensor 'x' has shape {HostTensor.FormatShape(x.Shape)}, the model needs [B, {channels}, {r}, {r}] with B >= 1");
+        if (t.Rank != 1 || t.Shape[0] != x.Shape[0])
+            throw new InvalidDataFileException(inputPath, $"tensor 't' has shape {HostTensor.FormatShape(t.Shape)}, expected [{x.Shape[0]}] (one time per sample)");
+        if (x.Data.Any(v => !float.IsFinite(v)) || t.Data.Any(v => !float.IsFinite(v)))
+            throw new InvalidDataFileException(inputPath, "x or t holds a non-finite value");
+        return (x, t);
+    }
+
+    private static void WriteOutputs(string outputPath, VelocityOutput result)
+    {
         var outputs = new Dictionary<string, HostTensor>
         {
             ["v"] = new(result.V.Shape.ToArray(), result.V.ToArray()),
@@ -54,7 +95,6 @@ internal static class VelocityCommand
             outputs[$"head{j + 2}"] = new(result.Heads[j].Shape.ToArray(), result.Heads[j].ToArray());
         SafetensorsFile.Write(outputPath, outputs);
         Console.WriteLine($"wrote {string.Join(", ", outputs.Select(kv => $"{kv.Key} {HostTensor.FormatShape(kv.Value.Shape)}"))} to {outputPath}");
-        return 0;
     }
 
     private static HostTensor Require(SafetensorsFile file, string name, string path) =>

@@ -25,6 +25,10 @@ public sealed class HostTensor
 
     public int[] Shape { get; }
     public float[] Data { get; }
+    /// <summary>The element type in the file: "F32" (also for F16/BF16/F64 data, converted on reading) or "I64"
+    /// (integers, e.g. class labels; written as int64, so the values must be integers).</summary>
+    public string DType { get; init; } = "F32";
+    public bool IsInteger => DType == "I64";
     public int Length => Data.Length;
     public int Rank => Shape.Length;
 

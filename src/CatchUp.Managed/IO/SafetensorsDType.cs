@@ -10,11 +10,16 @@ internal enum SafetensorsDType
     F16,
     BF16,
     F64,
+    /// <summary>int64 (class labels): read as float32, exact for |v| &lt;= 2^24; larger magnitudes read as NaN.</summary>
+    I64,
 }
 
 internal static class SafetensorsDTypes
 {
-    public const string Supported = "F32, F16, BF16, F64";
+    public const string Supported = "F32, F16, BF16, F64, I64";
+
+    /// <summary>Integers up to this magnitude are exact in float32.</summary>
+    public const long MaxExactInteger = 1 << 24;
 
     public static bool TryParse(string name, out SafetensorsDType dtype)
     {
@@ -24,6 +29,7 @@ internal static class SafetensorsDTypes
             case "F16": dtype = SafetensorsDType.F16; return true;
             case "BF16": dtype = SafetensorsDType.BF16; return true;
             case "F64": dtype = SafetensorsDType.F64; return true;
+            case "I64": dtype = SafetensorsDType.I64; return true;
             default: dtype = default; return false;
         }
     }
@@ -34,6 +40,7 @@ internal static class SafetensorsDTypes
         SafetensorsDType.F16 => 2,
         SafetensorsDType.BF16 => 2,
         SafetensorsDType.F64 => 8,
+        SafetensorsDType.I64 => 8,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype)),
     };
 
@@ -59,8 +66,26 @@ internal static class SafetensorsDTypes
                 for (int i = 0; i < destination.Length; i++)
                     destination[i] = (float)BinaryPrimitives.ReadDoubleLittleEndian(source[(8 * i)..]);
                 break;
+            case SafetensorsDType.I64:
+                for (int i = 0; i < destination.Length; i++)
+                {
+                    long v = BinaryPrimitives.ReadInt64LittleEndian(source[(8 * i)..]);
+                    destination[i] = Math.Abs(v) <= MaxExactInteger ? v : float.NaN;
+                }
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(dtype));
+        }
+    }
+
+    /// <summary>Integer-valued float32 data as little-endian int64 (class labels).</summary>
+    public static void WriteI64(Stream stream, float[] data)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        foreach (float v in data)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(bytes, (long)v);
+            stream.Write(bytes);
         }
     }
 

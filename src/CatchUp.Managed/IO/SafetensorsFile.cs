@@ -94,7 +94,7 @@ public sealed class SafetensorsFile
                     chunk ??= ArrayPool<byte>.Shared.Rent(ConversionChunkBytes);
                     ReadConverted(stream, entry.DType, data, chunk);
                 }
-                tensors.Add(entry.Name, new HostTensor(entry.Shape, data));
+                tensors.Add(entry.Name, new HostTensor(entry.Shape, data) { DType = entry.DType == SafetensorsDType.I64 ? "I64" : "F32" });
             }
         }
         finally
@@ -118,7 +118,7 @@ public sealed class SafetensorsFile
     }
 
     /// <summary>
-    /// Writes float32 tensors sorted by name, replacing <paramref name="path"/> atomically: a reader sees either the previous
+    /// Writes float32 tensors (int64 for <see cref="HostTensor.IsInteger"/> ones) sorted by name, replacing <paramref name="path"/> atomically: a reader sees either the previous
     /// file or the complete new one, and a failed write leaves the previous file untouched.
     /// Invalid arguments throw <see cref="ArgumentException"/>; I/O failures propagate as <see cref="IOException"/>.
     /// </summary>
@@ -136,6 +136,9 @@ public sealed class SafetensorsFile
             // Shape and Data are mutable arrays, so re-check that they still agree.
             if (HostTensor.ElementCount(tensor.Shape) != tensor.Data.Length)
                 throw new ArgumentException($"tensor '{name}' has shape {HostTensor.FormatShape(tensor.Shape)} but {tensor.Data.Length} elements", nameof(tensors));
+            if (tensor.IsInteger && tensor.Data.Any(v => v != MathF.Round(v) || Math.Abs(v) > SafetensorsDTypes.MaxExactInteger))
+                throw new ArgumentException($"integer tensor '{name}' holds a non-integer or too large value", nameof(tensors));
+            if (tensor.DType is not ("F32" or "I64")) throw new ArgumentException($"tensor '{name}': cannot write dtype {tensor.DType}", nameof(tensors));
             if (!sorted.TryAdd(name, tensor)) throw new ArgumentException($"duplicate tensor name '{name}'", nameof(tensors));
         }
 
@@ -147,7 +150,10 @@ public sealed class SafetensorsFile
             stream.Write(prefix);
             stream.Write(header);
             foreach (HostTensor tensor in sorted.Values)
-                SafetensorsDTypes.WriteF32(stream, tensor.Data);
+            {
+                if (tensor.IsInteger) SafetensorsDTypes.WriteI64(stream, tensor.Data);
+                else SafetensorsDTypes.WriteF32(stream, tensor.Data);
+            }
         });
     }
 
@@ -172,9 +178,9 @@ public sealed class SafetensorsFile
             long offset = 0;
             foreach ((string name, HostTensor tensor) in tensors)
             {
-                long end = offset + 4L * tensor.Data.Length;
+                long end = offset + (tensor.IsInteger ? 8L : 4L) * tensor.Data.Length;
                 json.WriteStartObject(name);
-                json.WriteString("dtype", "F32");
+                json.WriteString("dtype", tensor.DType);
                 json.WriteStartArray("shape");
                 foreach (int d in tensor.Shape) json.WriteNumberValue(d);
                 json.WriteEndArray();

@@ -13,27 +13,11 @@ internal static class SongUNetConfigJson
     /// <param name="warn">Where warnings go (ignored reference settings); default: a "catchup: warning:" line on stderr.</param>
     public static SongUNetConfig Parse(string json, string sourceName, ConfigRole role = ConfigRole.VelocityModel, Action<string>? warn = null)
     {
-        ArgumentNullException.ThrowIfNull(json);
-        ArgumentNullException.ThrowIfNull(sourceName);
         InvalidDataFileException Fail(string problem) => new(sourceName, problem);
-
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 8 });
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataFileException(sourceName, $"not valid JSON ({e.Message})", e);
-        }
-
-        using (document)
+        using (JsonDocument document = ConfigFile.ParseObject(json, sourceName))
         {
             JsonElement root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw Fail($"a config must be a JSON object, found {JsonText.Describe(root.ValueKind)}");
-
-            var reader = new KeyReader(sourceName);
+            var reader = new JsonKeyReader(sourceName);
             var reference = new ReferenceConfig(sourceName, role, warn ?? ReferenceConfig.WarnToStderr);
             var config = new SongUNetConfig { ImgResolution = 0, InChannels = 0, OutChannels = 0 };
             var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -148,40 +132,5 @@ internal static class SongUNetConfigJson
         json.WriteStartArray(key);
         foreach (int v in values) json.WriteNumberValue(v);
         json.WriteEndArray();
-    }
-
-    /// <summary>Typed access to config values; a value of the wrong JSON type names the key and what was found.</summary>
-    private readonly struct KeyReader(string sourceName)
-    {
-        private InvalidDataFileException WrongType(string key, string expected, JsonElement value) =>
-            new(sourceName, $"key '{key}': expected {expected}, found {JsonText.Describe(value.ValueKind)} {JsonText.Show(value)}");
-
-        public int Int(string key, JsonElement value) =>
-            value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int result) ? result : throw WrongType(key, "an integer", value);
-
-        public double Double(string key, JsonElement value) =>
-            value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out double result) && double.IsFinite(result)
-                ? result
-                : throw WrongType(key, "a number", value);
-
-        public bool Bool(string key, JsonElement value) => value.ValueKind switch
-        {
-            JsonValueKind.True => true,
-            JsonValueKind.False => false,
-            _ => throw WrongType(key, "true or false", value),
-        };
-
-        public string String(string key, JsonElement value) =>
-            value.ValueKind == JsonValueKind.String ? value.GetString()! : throw WrongType(key, "a string", value);
-
-        public int[] IntArray(string key, JsonElement value)
-        {
-            if (value.ValueKind != JsonValueKind.Array) throw WrongType(key, "an array of integers", value);
-            var result = new int[value.GetArrayLength()];
-            int i = 0;
-            foreach (JsonElement item in value.EnumerateArray())
-                result[i++] = item.ValueKind == JsonValueKind.Number && item.TryGetInt32(out int v) ? v : throw WrongType(key, "an array of integers", value);
-            return result;
-        }
     }
 }

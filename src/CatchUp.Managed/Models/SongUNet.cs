@@ -125,17 +125,7 @@ public sealed class SongUNet : IDisposable
         _b.Silu(_mapOut1, emb);
 
         // Dynamic skip weights: phi_t = t(1-2phi)+phi, pos = 2 phi_t, neg = 2 - pos.
-        Tensor? pos = null, neg = null;
-        if (cfg.PriorShakedrop)
-        {
-            float phi = (float)cfg.Phi;
-            pos = _b.Ensure(ref _pos, n);
-            _b.Fill(pos, 2f * phi);
-            _b.Axpby(2f * (1f - 2f * phi), t, 1f, pos);
-            neg = _b.Ensure(ref _neg, n);
-            _b.Fill(neg, 2f);
-            _b.Axpby(-1f, pos, 1f, neg);
-        }
+        var (pos, neg) = NetworkParts.SkipWeights(_b, t, cfg.PriorShakedrop, cfg.Phi, ref _pos, ref _neg);
 
         var h = _encConv.Forward(x);
         _skips[0] = h;
@@ -154,10 +144,7 @@ public sealed class SongUNet : IDisposable
             h = block.Forward(h, emb, mode);
         }
         _features = h;
-        var v = _auxConv.Forward(_auxNorm.Forward(h, null, silu: true, DropoutSpec.None));
-        if (computeHeads)
-            for (int j = 0; j < _heads.Length; j++) _headOut[j] = _heads[j].Forward(h);
-        return new VelocityOutput(v, h, computeHeads ? _headOut : Array.Empty<Tensor>());
+        return NetworkParts.Outputs(_auxNorm, _auxConv, _heads, _headOut, h, computeHeads);
     }
 
     /// <summary>
@@ -171,11 +158,7 @@ public sealed class SongUNet : IDisposable
         var dEmb = _b.Ensure(ref _dEmb, _emb!.Shape);
         _b.Fill(dEmb, 0f);
 
-        var dh = _auxNorm.Backward(_auxConv.Backward(dv)!);
-        if (dHeads is not null)
-            for (int j = 0; j < dHeads.Count && j < _heads.Length; j++)
-                if (dHeads[j] is { } dHead) _b.Axpby(1f, _heads[j].Backward(dHead), 1f, dh);
-        if (dFeatures is not null) _b.Axpby(1f, dFeatures, 1f, dh);
+        var dh = NetworkParts.OutputsBackward(_b, _auxNorm, _auxConv, _heads, dv, dHeads, dFeatures);
 
         var pos = Config.PriorShakedrop ? _pos : null;
         var neg = Config.PriorShakedrop ? _neg : null;
@@ -185,10 +168,7 @@ public sealed class SongUNet : IDisposable
             var dIn = block.Backward(dh, dEmb);
             if (skip >= 0)
             {
-                var dHPrev = _b.Ensure(ref _dConcatH[i], dIn.N, dIn.C - _skips[skip]!.C, dIn.H, dIn.W);
-                var dSkip = _b.Ensure(ref _dSkips[skip], _skips[skip]!.Shape);
-                _b.ConcatScaledBackward(dIn, pos, neg, dHPrev, dSkip);
-                dh = dHPrev;
+                dh = NetworkParts.ConcatBackward(_b, dIn, _skips[skip]!, pos, neg, ref _dConcatH[i], ref _dSkips[skip]);
             }
             else dh = dIn;
         }

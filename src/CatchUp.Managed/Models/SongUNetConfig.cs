@@ -14,7 +14,7 @@ namespace CatchUp.Models;
 public sealed record SongUNetConfig
 {
     /// <summary>Config files are small; anything larger is rejected before it is read.</summary>
-    public const int MaxFileBytes = 1 << 20;
+    public const int MaxFileBytes = ConfigFile.MaxFileBytes;
 
     public required int ImgResolution { get; init; }
     public required int InChannels { get; init; }
@@ -77,28 +77,7 @@ public sealed record SongUNetConfig
         };
     }
 
-    public static SongUNetConfig Load(string path, ConfigRole role = ConfigRole.VelocityModel)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path))
-            throw new InvalidDataFileException(path, Directory.Exists(path) ? "is a directory, not a config file" : "file not found");
-        byte[] bytes;
-        try
-        {
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            if (stream.Length > MaxFileBytes)
-                throw new InvalidDataFileException(path, $"file is {stream.Length} bytes, larger than the {MaxFileBytes}-byte limit for a config");
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidDataFileException(path, $"cannot read file: {e.Message}", e);
-        }
-        if (!Utf8.IsValid(bytes))
-            throw new InvalidDataFileException(path, "file is not valid UTF-8");
-        return Parse(Encoding.UTF8.GetString(bytes), path, role);
-    }
+    public static SongUNetConfig Load(string path, ConfigRole role = ConfigRole.VelocityModel) => Parse(ConfigFile.ReadText(path), path, role);
 
     /// <param name="sourceName">Names the source in error messages (usually the file path).</param>
     public static SongUNetConfig Parse(string json, string sourceName, ConfigRole role = ConfigRole.VelocityModel) =>

@@ -32,14 +32,15 @@ public static class StateDict
         foreach (var p in parameters.All)
         {
             if (!tensors.TryGetValue(p.Name, out var t))
-                throw new InvalidDataFileException(sourcePath, $"missing tensor '{p.Name}' (expected shape {HostTensor.FormatShape(p.Shape)})");
-            if (!t.HasShape(p.Shape))
+                throw new InvalidDataFileException(sourcePath, $"missing tensor '{p.Name}' (expected shape {HostTensor.FormatShape(p.ReferenceShape)})");
+            if (!t.HasShape(p.ReferenceShape))
                 throw new InvalidDataFileException(sourcePath,
-                    $"tensor '{p.Name}' has shape {HostTensor.FormatShape(t.Shape)}, the model expects {HostTensor.FormatShape(p.Shape)}");
+                    $"tensor '{p.Name}' has shape {HostTensor.FormatShape(t.Shape)}, the model expects {HostTensor.FormatShape(p.ReferenceShape)}");
             int bad = Array.FindIndex(t.Data, v => !float.IsFinite(v));
             if (bad >= 0) throw new InvalidDataFileException(sourcePath, $"tensor '{p.Name}' holds a non-finite value ({t.Data[bad]}) at element {bad}");
         }
-        foreach (var p in parameters.All) parameters.Backend.Upload(tensors[p.Name].Data, p.Value);
+        foreach (var p in parameters.All)
+            parameters.Backend.Upload(p.Layout is { } layout ? layout.ToInternal(tensors[p.Name].Data) : tensors[p.Name].Data, p.Value);
     }
 
     /// <summary>Downloads the parameters (and the resample-filter buffers, so PyTorch loads the file strictly).</summary>
@@ -47,11 +48,18 @@ public static class StateDict
     {
         var result = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         foreach (var p in parameters.All)
-            result[prefix + p.Name] = new HostTensor(p.Shape.ToArray(), p.Value.ToArray());
+            result[prefix + p.Name] = ToReference(p, p.Value);
         if (includeBuffers)
             foreach (var name in parameters.ResampleFilterBuffers)
                 result[prefix + name] = new HostTensor(ResampleFilterShape, [0.25f, 0.25f, 0.25f, 0.25f]);
         return result;
+    }
+
+    /// <summary>A parameter-shaped tensor (the value or the gradient) in the reference layout.</summary>
+    public static HostTensor ToReference(Parameter p, Tensors.Tensor valueOrGrad)
+    {
+        var data = valueOrGrad.ToArray();
+        return new HostTensor(p.ReferenceShape.ToArray(), p.Layout is { } layout ? layout.ToReference(data) : data);
     }
 
     /// <summary>How many extra heads a state dict holds (keys <c>heads.{i}.*</c>).</summary>

@@ -11,15 +11,17 @@ public sealed class Conv2d
     private readonly FlopTally _flops;
     private Tensor? _x, _input, _resampled, _y, _dInput, _dx;
 
+    /// <param name="resampleFilterBuffer">Declare EDM's <c>{name}.resample_filter</c> state-dict buffer when resampling
+    /// (ADM's networks have none).</param>
     public Conv2d(ParameterSet ps, string name, int inChannels, int outChannels, int kernel, float initWeight,
-        bool up = false, bool down = false)
+        bool up = false, bool down = false, bool resampleFilterBuffer = true)
     {
         if (up && down) throw new ArgumentException("a convolution cannot both up- and down-sample");
         _b = ps.Backend;
         _flops = ps.Flops;
         Name = name;
         In = inChannels; Out = outChannels; Kernel = kernel; Up = up; Down = down;
-        if (up || down) ps.DeclareResampleFilterBuffer(name + ".resample_filter");
+        if ((up || down) && resampleFilterBuffer) ps.DeclareResampleFilterBuffer(name + ".resample_filter");
         if (kernel > 0)
         {
             int fanIn = inChannels * kernel * kernel, fanOut = outChannels * kernel * kernel;

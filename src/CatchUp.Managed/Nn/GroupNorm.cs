@@ -12,11 +12,13 @@ public sealed class GroupNorm
     private bool _silu;
     private DropoutSpec _dropout;
 
-    public GroupNorm(ParameterSet ps, string name, int channels, float eps)
+    /// <param name="groups">Group count; 0 picks <see cref="GroupsFor"/> (EDM's rule). ADM's GroupNorm32 passes 32.</param>
+    public GroupNorm(ParameterSet ps, string name, int channels, float eps, int groups = 0)
     {
         _b = ps.Backend;
         Channels = channels;
-        Groups = GroupsFor(channels);
+        Groups = groups > 0 ? groups : GroupsFor(channels);
+        if (channels % Groups != 0) throw new ArgumentException($"GroupNorm {name}: {channels} channels not divisible into {Groups} groups");
         Eps = eps;
         Weight = ps.Declare(name + ".weight", ParameterInit.Ones, channels);
         Bias = ps.Declare(name + ".bias", ParameterInit.Zeros, channels);

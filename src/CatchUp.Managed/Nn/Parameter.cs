@@ -20,8 +20,75 @@ public sealed class Parameter
     public Tensor Grad { get; }
     public ParameterInit Init { get; }
     public ReadOnlySpan<int> Shape => Value.Shape;
+    /// <summary>How the reference state-dict tensor maps onto <see cref="Value"/> when the layouts differ (null: same).</summary>
+    public ReferenceLayout? Layout { get; internal set; }
+    /// <summary>The shape of this parameter in a reference state dict.</summary>
+    public ReadOnlySpan<int> ReferenceShape => Layout is { } l ? l.Shape : Value.Shape;
 
     public override string ToString() => $"{Name} {Value.ShapeString}";
+}
+
+/// <summary>
+/// A parameter stored in another element order than the reference state dict's: internal[i] = reference[Gather[i]]
+/// (a permutation), with the reference tensor of shape <see cref="Shape"/>. Used by the ADM network for nn.Embedding
+/// weights (kept transposed, as a bias-free Linear) and attention qkv convolutions (output channels regrouped per head).
+/// </summary>
+public sealed class ReferenceLayout
+{
+    private readonly int[] _shape, _gather;
+
+    public ReferenceLayout(int[] shape, int[] gather)
+    {
+        long length = 1;
+        foreach (int d in shape) length *= d;
+        if (length != gather.Length) throw new ArgumentException("a reference layout must be a permutation of the elements");
+        var seen = new bool[gather.Length];
+        foreach (int g in gather)
+        {
+            if (g < 0 || g >= gather.Length || seen[g]) throw new ArgumentException("a reference layout must be a permutation of the elements");
+            seen[g] = true;
+        }
+        _shape = shape;
+        _gather = gather;
+    }
+
+    public ReadOnlySpan<int> Shape => _shape;
+
+    /// <summary>The row-major transpose of a [rows, cols] reference tensor, stored as [cols, rows].</summary>
+    public static ReferenceLayout Transpose(int rows, int cols)
+    {
+        var gather = new int[rows * cols];
+        for (int c = 0; c < cols; c++)
+            for (int r = 0; r < rows; r++) gather[c * rows + r] = r * cols + c;
+        return new ReferenceLayout([rows, cols], gather);
+    }
+
+    /// <summary>Reorders the leading (row) axis of a reference tensor [rows, rest...] by <paramref name="rowOf"/>:
+    /// internal row i is reference row rowOf[i].</summary>
+    public static ReferenceLayout PermuteRows(int[] referenceShape, int[] rowOf)
+    {
+        int rows = referenceShape[0], rest = 1;
+        for (int d = 1; d < referenceShape.Length; d++) rest *= referenceShape[d];
+        if (rowOf.Length != rows) throw new ArgumentException("one source row per row");
+        var gather = new int[rows * rest];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < rest; j++) gather[i * rest + j] = rowOf[i] * rest + j;
+        return new ReferenceLayout(referenceShape, gather);
+    }
+
+    public float[] ToInternal(float[] reference)
+    {
+        var result = new float[_gather.Length];
+        for (int i = 0; i < result.Length; i++) result[i] = reference[_gather[i]];
+        return result;
+    }
+
+    public float[] ToReference(float[] internalValues)
+    {
+        var result = new float[_gather.Length];
+        for (int i = 0; i < result.Length; i++) result[_gather[i]] = internalValues[i];
+        return result;
+    }
 }
 
 /// <summary>How a parameter is initialized: xavier-uniform with the given fans scaled by <see cref="Gain"/>, or a constant.</summary>

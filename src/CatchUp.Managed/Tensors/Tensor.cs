@@ -8,9 +8,11 @@ namespace CatchUp.Tensors;
 public sealed class Tensor : IDisposable
 {
     private readonly int[] _shape;
+    private readonly bool _isView;
 
-    internal Tensor(Backends.IBackend backend, nint handle, ReadOnlySpan<int> shape)
+    internal Tensor(Backends.IBackend backend, nint handle, ReadOnlySpan<int> shape, bool isView = false)
     {
+        _isView = isView;
         Backend = backend;
         Handle = handle;
         _shape = shape.ToArray();
@@ -43,6 +45,23 @@ public sealed class Tensor : IDisposable
 
     public bool HasShape(ReadOnlySpan<int> shape) => shape.SequenceEqual(_shape);
 
+    /// <summary>True for a <see cref="View"/>: it does not own its memory.</summary>
+    public bool IsView => _isView;
+
+    /// <summary>
+    /// A non-owning view of the same memory under another shape with the same number of elements (a row-major
+    /// reshape, e.g. [N, heads*3d, H, W] as [N*heads, 3d, H, W]). Disposing the view frees nothing; the view is valid
+    /// only while this tensor is alive (a layer that re-<c>Ensure</c>s its buffer must re-create its views).
+    /// </summary>
+    public Tensor View(params ReadOnlySpan<int> shape)
+    {
+        if (Handle == 0) throw new ObjectDisposedException(nameof(Tensor));
+        var view = new Tensor(Backend, Handle, shape, isView: true);
+        if (view.Length != Length)
+            throw new ArgumentException($"a view of {ShapeString} must keep its {Length} elements, got [{string.Join(", ", shape.ToArray())}]");
+        return view;
+    }
+
     /// <summary>CPU backend only: the element pointer.</summary>
     internal unsafe float* Ptr
     {
@@ -63,7 +82,7 @@ public sealed class Tensor : IDisposable
     public void Dispose()
     {
         if (Handle == 0) return;
-        Backend.Free(this);
+        if (!_isView) Backend.Free(this);
         Handle = 0;
     }
 

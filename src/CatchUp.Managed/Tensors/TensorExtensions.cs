@@ -11,6 +11,15 @@ public static class TensorExtensions
         return t;
     }
 
+    /// <summary>Reuses <paramref name="view"/> while it still views <paramref name="owner"/>'s memory with
+    /// <paramref name="shape"/>, else makes a new <see cref="Tensor.View"/> (no device allocation either way).</summary>
+    public static Tensor EnsureView(ref Tensor? view, Tensor owner, params ReadOnlySpan<int> shape)
+    {
+        if (view is not null && view.Handle == owner.Handle && owner.Handle != 0 && view.HasShape(shape)) return view;
+        view = owner.View(shape);
+        return view;
+    }
+
     public static Tensor FromArray(this Backends.IBackend backend, ReadOnlySpan<float> data, params ReadOnlySpan<int> shape)
     {
         var t = backend.Allocate(shape);

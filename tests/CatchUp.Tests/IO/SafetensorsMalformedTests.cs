@@ -36,7 +36,7 @@ public class SafetensorsMalformedTests
             Case("""{"__metadata__":[]}""", "'__metadata__' must be an object of strings", null),
             Case("""{"__metadata__":{"step":12}}""", "'__metadata__' value for 'step' must be a string", null),
             Case("""{"x":{"dtype":32,"shape":[2],"data_offsets":[0,8]}}""", "'dtype' must be a string"),
-            Case($$"""{"x":{{Entry("I64", "[1]", "[0,8]")}}}""", "unsupported dtype 'I64'"),
+            Case($$"""{"x":{{Entry("I32", "[1]", "[0,4]")}}}""", "unsupported dtype 'I32'"),
             Case($$"""{"x":{{Entry("BOOL", "[8]", "[0,8]")}}}""", "unsupported dtype 'BOOL'"),
             Case($$"""{"x":{{Entry("I8", "[8]", "[0,8]")}}}""", "unsupported dtype 'I8'"),
             Case($$"""{"x":{{Entry("F32", "\"2\"", "[0,8]")}}}""", "'shape' must be an array of non-negative integers, found a string"),

@@ -33,10 +33,12 @@ public static class GradCheck
         return (lp - lm) / ((double)plus - minus);
     }
 
-    public static void Verify(Func<double> loss, IEnumerable<Input> inputs, int samples = 10, float step = 1e-2f,
+    /// <summary>Returns the worst |numeric - analytic| / tolerance seen (at most 1 when it passes).</summary>
+    public static double Verify(Func<double> loss, IEnumerable<Input> inputs, int samples = 10, float step = 1e-2f,
         double rtol = 1e-2, double atol = 2e-3, int seed = 1234)
     {
         var rng = new Random(seed);
+        double worst = 0;
         foreach (var input in inputs)
         {
             Xunit.Assert.Equal(input.Values.Length, input.Analytic.Length);
@@ -52,8 +54,10 @@ public static class GradCheck
                 double tol = rtol * Math.Max(Math.Abs(num), Math.Abs(ana)) + atol * scale;
                 if (!(Math.Abs(num - ana) <= tol))
                     Xunit.Assert.Fail($"gradient of {input.Name}[{i}]: analytic {ana:G6}, numeric {num:G6}, tolerance {tol:G3}");
+                worst = Math.Max(worst, Math.Abs(num - ana) / tol);
             }
         }
+        return worst;
     }
 
     /// <summary>sum_i y[i] * r[i] in double (the random-projection loss).</summary>

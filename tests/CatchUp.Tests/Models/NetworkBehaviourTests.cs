@@ -84,12 +84,6 @@ public class NetworkBehaviourTests
             backend.MseLoss(o.V, target, grad, 1f);
             net.Backward(grad);
         }
-        for (ulong i = 0; i < 30; i++) Step(i); // warm-up: buffers sized, methods jitted
-        long poolBytes = backend.BytesAllocated;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (ulong i = 0; i < 10; i++) Step(100 + i);
-        long managed = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(poolBytes, backend.BytesAllocated);
-        Assert.True(managed == 0, $"a steady-state step allocated {managed / 10} managed bytes");
+        AssertSteadyStateAllocatesNothing(backend, Step);
     }
 }

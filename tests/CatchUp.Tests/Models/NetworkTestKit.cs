@@ -56,4 +56,16 @@ internal static class NetworkTestKit
         double err = RelativeError(actual, expected.Data);
         Assert.True(err <= tolerance, $"{what}: relative error {err:E2} > {tolerance:E0}");
     }
+
+    /// <summary>Runs 20 warm-up steps, then 10 more that must allocate no managed memory and no new backend memory.</summary>
+    public static void AssertSteadyStateAllocatesNothing(Backends.Cpu.CpuBackend backend, Action<ulong> step)
+    {
+        for (ulong i = 0; i < 20; i++) step(i); // warm-up: buffers sized, views made, methods jitted
+        long poolBytes = backend.BytesAllocated;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (ulong i = 0; i < 10; i++) step(100 + i);
+        long managed = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(poolBytes, backend.BytesAllocated);
+        Assert.True(managed == 0, $"a steady-state step allocated {managed / 10} managed bytes");
+    }
 }

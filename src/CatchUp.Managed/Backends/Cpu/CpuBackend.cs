@@ -98,6 +98,11 @@ public sealed unsafe class CpuBackend : IBackend
         Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor? dshift, Tensor dgamma, Tensor dbeta)
         => GroupNormKernels.Backward(_pool, x, shift, gamma, beta, groups, silu, dropout, mean, rstd, dy, dx, dshift, dgamma, dbeta);
 
+    public void ScaleShiftForward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor y)
+        => ScaleShiftKernels.Forward(_pool, x, scaleShift, silu, dropout, y);
+    public void ScaleShiftBackward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor dy, Tensor dx, Tensor dScaleShift)
+        => ScaleShiftKernels.Backward(_pool, x, scaleShift, silu, dropout, dy, dx, dScaleShift);
+
     public void LinearForward(Tensor x, Tensor w, Tensor? bias, Tensor y) => LinearKernels.Forward(_pool, x, w, bias, y);
     public void LinearBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
         => LinearKernels.Backward(_pool, x, w, dy, dx, dw, dbias);

@@ -204,6 +204,32 @@ public sealed unsafe class CudaBackend : IBackend
         LaunchElements(K.SumRowsAccumulate, c, partBeta, dbeta, n, c);
     }
 
+    // ---------------------------------------------------------------- scale-shift modulation (ADM)
+
+    private static void CheckScaleShift(Tensor x, Tensor ss, Tensor y, string op)
+    {
+        if (!(x.SampleSize > 0 && x.SampleSize % x.C == 0)) throw new ArgumentException($"{op}: bad input {x.ShapeString}");
+        if (ss.Length != x.N * 2 * x.C) throw new ArgumentException($"{op}: scaleShift must be [N, 2C] for x {x.ShapeString}");
+        SameLength(x, y, op);
+    }
+
+    public void ScaleShiftForward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor y)
+    {
+        CheckScaleShift(x, scaleShift, y, "ScaleShift");
+        float dropScale = dropout.Active ? 1f / (1f - dropout.P) : 1f;
+        LaunchElements(K.ScaleShiftForward, x.Length, x, scaleShift, y, x.N, x.C, x.SampleSize / x.C, silu, dropout.Active,
+            KernelArg.U64(dropout.Seed), SimdMath.DropThreshold(dropout.P), dropScale);
+    }
+
+    public void ScaleShiftBackward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor dy, Tensor dx, Tensor dScaleShift)
+    {
+        CheckScaleShift(x, scaleShift, dy, "ScaleShift backward");
+        CheckScaleShift(x, dScaleShift, dx, "ScaleShift backward");
+        float dropScale = dropout.Active ? 1f / (1f - dropout.P) : 1f;
+        Launch(K.ScaleShiftBackward, (uint)(x.N * x.C), x, scaleShift, dy, dx, dScaleShift, x.N, x.C, x.SampleSize / x.C, silu,
+            dropout.Active, KernelArg.U64(dropout.Seed), SimdMath.DropThreshold(dropout.P), dropScale);
+    }
+
     // ---------------------------------------------------------------- dense (cuBLAS, column-major views of row-major data)
 
     private void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ulong a, int lda, ulong b, int ldb, float beta, ulong c, int ldc)

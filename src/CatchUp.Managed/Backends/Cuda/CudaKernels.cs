@@ -36,6 +36,9 @@ public static class CudaKernels
     // groupnorm.cu
     public static readonly KernelDeclaration GroupNormForward = new("cu_groupnorm_forward", "pppppppiiifiiuif");
     public static readonly KernelDeclaration GroupNormBackward = new("cu_groupnorm_backward", "pppppppppppiiiiiuif");
+    // scale_shift.cu
+    public static readonly KernelDeclaration ScaleShiftForward = new("cu_scale_shift_forward", "pppiiiiiuif");
+    public static readonly KernelDeclaration ScaleShiftBackward = new("cu_scale_shift_backward", "pppppiiiiiuif");
     // reduce.cu
     public static readonly KernelDeclaration SumRowsAccumulate = new("cu_sum_rows_accumulate", "ppii");
     public static readonly KernelDeclaration ChannelSumAccumulate = new("cu_channel_sum_accumulate", "ppiii");

@@ -231,6 +231,28 @@ public sealed class IlgpuBackend : IBackend
     public void Upsample2x(Tensor x, Tensor y) => Expand(x, y, 1f);
     public void Upsample2xBackward(Tensor dy, Tensor dx) => Reduce(dy, dx, 1f);
 
+    // ---------------------------------------------------------------- scale-shift modulation (ADM)
+
+    private static ScaleShiftArgs ScaleShiftArgs(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout)
+    {
+        if (scaleShift.Length != 2 * x.N * x.C) throw new ArgumentException($"ScaleShift: scaleShift must be [N, 2C] = [{x.N}, {2 * x.C}], got {scaleShift.ShapeString}");
+        return new(x.N, x.C, x.SampleSize / x.C, silu ? 1 : 0, dropout.Active ? 1 : 0, dropout.Seed, SimdMath.DropThreshold(dropout.P),
+            dropout.Active ? 1f / (1f - dropout.P) : 1f);
+    }
+
+    public void ScaleShiftForward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor y)
+    {
+        SameLength(x, y, "ScaleShift");
+        _k.ScaleShiftForward(Stream, Elements(y.Length), V(x), V(scaleShift), V(y), ScaleShiftArgs(x, scaleShift, silu, dropout));
+    }
+
+    public void ScaleShiftBackward(Tensor x, Tensor scaleShift, bool silu, DropoutSpec dropout, Tensor dy, Tensor dx, Tensor dScaleShift)
+    {
+        SameLength(x, dy, "ScaleShift backward"); SameLength(x, dx, "ScaleShift backward"); SameLength(scaleShift, dScaleShift, "ScaleShift backward");
+        _k.ScaleShiftBackward(Stream, Groups((long)x.N * x.C, 2), V(x), V(scaleShift), V(dy), V(dx), V(dScaleShift),
+            ScaleShiftArgs(x, scaleShift, silu, dropout));
+    }
+
     // ---------------------------------------------------------------- GroupNorm (+shift, SiLU, dropout)
 
     private static GroupNormArgs GroupNormArgs(Tensor x, Tensor? shift, Tensor? dshift, int groups, float eps, bool silu, DropoutSpec dropout) =>

@@ -29,7 +29,7 @@ internal sealed class IlgpuKernels(Accelerator accelerator)
         CatchUpKernels.Point, OptimizerKernels.Adam, OptimizerKernels.Ema, EmbeddingKernels.Positional,
         ReductionKernels.SumRowsAccumulate, ReductionKernels.ChannelSumAccumulate, ReductionKernels.AddChannelBias,
         ReductionKernels.AddRowBias, ReductionKernels.SumSquaresPartial, ReductionKernels.FinishSum,
-        LossKernels.MsePartial, LossKernels.KlPartial,
+        LossKernels.MsePartial, LossKernels.KlPartial, ScaleShiftKernels.Forward, ScaleShiftKernels.Backward,
     }.Select(d => d.Method).ToArray();
 
     private TLaunch Get<TLaunch>(ref TLaunch? slot, Delegate kernel) where TLaunch : Delegate =>
@@ -56,6 +56,11 @@ internal sealed class IlgpuKernels(Accelerator accelerator)
     public Action<S, KC, V, V, V, V, V, V, V, GroupNormArgs> GroupNormForward => Get(ref _gnForward, GroupNormKernels.Forward);
     private Action<S, KC, V, V, V, V, V, V, V, V, V, V, V, GroupNormArgs>? _gnBackward;
     public Action<S, KC, V, V, V, V, V, V, V, V, V, V, V, GroupNormArgs> GroupNormBackward => Get(ref _gnBackward, GroupNormKernels.Backward);
+
+    private Action<S, KC, V, V, V, ScaleShiftArgs>? _ssForward;
+    public Action<S, KC, V, V, V, ScaleShiftArgs> ScaleShiftForward => Get(ref _ssForward, ScaleShiftKernels.Forward);
+    private Action<S, KC, V, V, V, V, V, ScaleShiftArgs>? _ssBackward;
+    public Action<S, KC, V, V, V, V, V, ScaleShiftArgs> ScaleShiftBackward => Get(ref _ssBackward, ScaleShiftKernels.Backward);
 
     private Action<S, KC, StridedMatrix, StridedMatrix, GemmTarget, GemmShape>? _gemm;
     public Action<S, KC, StridedMatrix, StridedMatrix, GemmTarget, GemmShape> Gemm => Get(ref _gemm, GemmKernels.Tiled<StridedMatrix, StridedMatrix>);
