@@ -54,7 +54,7 @@ public sealed class IlgpuCommandTests : IDisposable
         {
             string run = Path.Combine(_dir, device);
             var (exit, output, err) = Run("train", "--model", model, "--config", config, "--data", data, "--dataset", "mnist",
-                "--iterations", "2", "--batch", "2", "--log-every", "1", "--checkpoint-every", "2", "--sample-every", "1000",
+                "--iterations", "1", "--batch", "2", "--log-every", "1", "--checkpoint-every", "1", "--sample-every", "1000",
                 "--threads", "1", "--seed", "3", "--out", run, "--device", device);
             Assert.True(exit == 0, output + err);
             Assert.StartsWith(device == "cpu" ? "device: cpu" : "device: ilgpu (CPU accelerator", output);
@@ -65,7 +65,8 @@ public sealed class IlgpuCommandTests : IDisposable
         static double[] Losses(string run) => File.ReadAllLines(Path.Combine(run, "metrics.jsonl"))
             .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("loss").GetDouble()).ToArray();
         var (lossCpu, lossIlgpu) = (Losses(cpu), Losses(ilgpu));
-        Assert.Equal(2, lossIlgpu.Length);
+        Assert.Single(lossCpu);
+        Assert.Single(lossIlgpu);
         for (int i = 0; i < lossCpu.Length; i++) Assert.True(Math.Abs(lossCpu[i] - lossIlgpu[i]) <= 1e-3 * Math.Abs(lossCpu[i]), $"loss {i}: {lossCpu[i]} vs {lossIlgpu[i]}");
 
         var expected = SafetensorsFile.Read(Checkpoint.PathIn(cpu)).Tensors;
