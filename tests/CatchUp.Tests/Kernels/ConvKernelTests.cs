@@ -9,7 +9,7 @@ public class ConvKernelTests
 {
     private const double Rtol = 1e-4;
 
-    private static float[] Random(int n, int seed, float scale = 1f)
+    internal static float[] Random(int n, int seed, float scale = 1f)
     {
         var rng = new Random(seed);
         var a = new float[n];
@@ -17,7 +17,7 @@ public class ConvKernelTests
         return a;
     }
 
-    private static Tensor Make(CpuBackend be, float[] data, params int[] shape)
+    internal static Tensor Make(CpuBackend be, float[] data, params int[] shape)
     {
         var t = be.Allocate(shape);
         be.Upload(data, t);

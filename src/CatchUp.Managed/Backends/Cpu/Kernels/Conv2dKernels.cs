@@ -167,13 +167,18 @@ internal static unsafe class Conv2dKernels
     private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, PanelBytes / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y)
+    public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y, ConvAlgorithm algorithm = ConvAlgorithm.Direct)
     {
         var g = new Geo(x, w);
         g.CheckOut(y, "output");
         if (bias != null && bias.Length != g.Cout) throw new ArgumentException($"conv2d bias {bias.ShapeString} for {g.Cout} output channels");
         if (g.N == 0 || g.HW == 0 || g.Cout == 0) return;
         if (g.Cin == 0) { FillBias(g, y.Ptr, bias); return; }
+        if (g.K == 3 && algorithm.WinogradTile() is int m)
+        {
+            WinogradKernels.Forward(pool, m, x.Ptr, w.Ptr, bias != null ? bias.Ptr : null, y.Ptr, g.N, g.Cin, g.Cout, g.H, g.W);
+            return;
+        }
 
         int blocks = (g.Cout + Mr - 1) / Mr, kdim = g.Cin * g.KK;
         long wpLen = (long)blocks * kdim * Mr;
@@ -332,7 +337,8 @@ internal static unsafe class Conv2dKernels
     private const long MaxVecPartialFloats = 4L << 20;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
+    public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias,
+        ConvAlgorithm algorithm = ConvAlgorithm.Direct)
     {
         var g = new Geo(x, w);
         g.CheckOut(dy, "dy");
@@ -347,6 +353,12 @@ internal static unsafe class Conv2dKernels
                 for (int n = 0; n < g.N; n++)
                     for (int co = 0; co < g.Cout; co++)
                         dbias.Ptr[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(dy.Ptr + ((long)n * g.Cout + co) * g.HW, g.HW));
+            return;
+        }
+        if (g.K == 3 && algorithm.WinogradTile() is int m)
+        {
+            WinogradKernels.Backward(pool, m, x.Ptr, w.Ptr, dy.Ptr, dx != null ? dx.Ptr : null, dw.Ptr, dbias != null ? dbias.Ptr : null,
+                g.N, g.Cin, g.Cout, g.H, g.W, weights: !BenchDataOnly);
             return;
         }
 
