@@ -35,6 +35,7 @@ internal static class BenchCommand
         bench.Add(unet);
         bench.Add(CreateTrainStep());
         bench.Add(AllreduceBenchCommand.Create());
+        bench.Add(ConvBenchCommand.Create());
         return bench;
     }
 

@@ -38,6 +38,7 @@ public sealed class ConvPlan
 
     private readonly Dictionary<ConvShape, ConvChoice> _choices = new();
     private readonly List<ConvShape> _order = new();
+    private readonly Dictionary<ConvShape, long> _calls = new();
 
     /// <summary>Direct by default; the CLI passes <c>--conv-algorithm</c> (default auto).</summary>
     public ConvAlgorithm Requested { get; set; } = ConvAlgorithm.Direct;
@@ -48,12 +49,17 @@ public sealed class ConvPlan
     /// <summary>Called after each shape is tuned (e.g. to print it).</summary>
     public Action<ConvShape, ConvChoice>? Tuned { get; set; }
 
+    /// <summary>Every 3x3 shape resolved so far with its number of calls (forward and backward counted apart).</summary>
+    public IReadOnlyDictionary<ConvShape, long> Calls => _calls;
+
     public IEnumerable<(ConvShape Shape, ConvChoice Choice)> Entries => _order.Select(s => (s, _choices[s]));
 
     public ConvAlgorithm Resolve(CpuBackend backend, Tensor x, Tensor w)
     {
         if (w.Rank != 4 || w.Dim(2) != 3 || x.Rank != 4) return ConvAlgorithm.Direct;
         var shape = new ConvShape(x.C, w.Dim(0), x.H, x.W);
+        ref long calls = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_calls, shape, out _);
+        calls++;
         if (_choices.TryGetValue(shape, out var c)) return c.Algorithm;
         if (Requested != ConvAlgorithm.Auto) return Requested;
         c = Tune(backend, shape, Math.Max(1, x.N), TuneRounds);
@@ -68,7 +74,7 @@ public sealed class ConvPlan
         _choices[shape] = choice;
     }
 
-    public void Clear() { _choices.Clear(); _order.Clear(); }
+    public void Clear() { _choices.Clear(); _order.Clear(); _calls.Clear(); }
 
     /// <summary>"64->64@28x28=winograd4;..." for a checkpoint's metadata.</summary>
     public string Serialize() => string.Join(";", Entries.Select(e => $"{e.Shape}={e.Choice.Algorithm.Name()}"));
