@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using static CatchUp.Backends.Cpu.Kernels.WinogradTiles;
 
 namespace CatchUp.Backends.Cpu.Kernels;
 
@@ -30,74 +31,8 @@ internal static unsafe class WinogradKernels
     private const int Kc = 64;
     private const int MaxChunks = 8;
 
-    private struct TileInfo
-    {
-        public long Base;      // offset of the patch origin (may lie outside the image) in the sample-0, channel-0 plane
-        public int Ky0, Ky1, Kx0, Kx1; // valid patch rows/columns [Ky0, Ky1) x [Kx0, Kx1); empty for padding tiles
-    }
-
-    private readonly struct Tiling
-    {
-        public readonly int M, A, H, W, TilesH, TilesW, PerSample, Total;
-
-        public Tiling(int m, int n, int h, int w)
-        {
-            M = m; A = m + 2; H = h; W = w;
-            TilesH = (h + m - 1) / m; TilesW = (w + m - 1) / m;
-            PerSample = TilesH * TilesW; Total = n * PerSample;
-        }
-
-        /// <summary>Tile geometry for tiles [t0, t0 + count) (tiles at or past <paramref name="limit"/> are empty) with
-        /// patches of side <paramref name="side"/> starting <paramref name="off"/> before the tile.</summary>
-        public void Describe(TileInfo* info, int t0, int count, int limit, long sampleStride, int side, int off)
-        {
-            for (int l = 0; l < count; l++)
-            {
-                int t = t0 + l;
-                ref var ti = ref info[l];
-                if (t >= limit) { ti = default; continue; }
-                int n = t / PerSample, r = t % PerSample, ty = r / TilesW, tx = r % TilesW;
-                int y0 = ty * M - off, x0 = tx * M - off;
-                ti.Base = n * sampleStride + (long)y0 * W + x0;
-                ti.Ky0 = Math.Max(0, -y0); ti.Ky1 = Math.Min(side, H - y0);
-                ti.Kx0 = Math.Max(0, -x0); ti.Kx1 = Math.Min(side, W - x0);
-            }
-        }
-    }
-
-    /// <summary>patch[(ky * side + kx) * stride + l] = plane[info[l].Base + ky * W + kx], or 0 outside the image.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Gather(TileInfo* info, int lanes, float* plane, int w, int side, float* patch, int stride)
-    {
-        for (int l = 0; l < lanes; l++)
-        {
-            ref var ti = ref info[l];
-            float* src = plane + ti.Base;
-            float* dst = patch + l;
-            if (ti.Ky0 == 0 && ti.Kx0 == 0 && ti.Ky1 == side && ti.Kx1 == side)
-            {
-                for (int ky = 0; ky < side; ky++, src += w)
-                    for (int kx = 0; kx < side; kx++, dst += stride) *dst = src[kx];
-                continue;
-            }
-            for (int ky = 0; ky < side; ky++, src += w)
-                for (int kx = 0; kx < side; kx++, dst += stride)
-                    *dst = ky >= ti.Ky0 && ky < ti.Ky1 && kx >= ti.Kx0 && kx < ti.Kx1 ? src[kx] : 0f;
-        }
-    }
-
-    /// <summary>plane[info[l].Base + i * W + j] = tile[(i * m + j) * stride + l] + add over the valid part of each tile.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scatter(TileInfo* info, int lanes, float* plane, int w, int m, float* tile, int stride, float add)
-    {
-        for (int l = 0; l < lanes; l++)
-        {
-            ref var ti = ref info[l];
-            float* dst = plane + ti.Base;
-            for (int i = 0; i < ti.Ky1; i++, dst += w)
-                for (int j = 0; j < ti.Kx1; j++) dst[j] = tile[(i * m + j) * stride + l] + add;
-        }
-    }
+    /// <summary>Lanes of slack after a block in the patch buffers (the vector gather writes 16 lanes at a time).</summary>
+    private const int Slack = 16;
 
     // ------------------------------------------------------------------------------------------------ forward / data
     private struct FwdJob : IParallelJob
@@ -115,16 +50,18 @@ internal static unsafe class WinogradKernels
             var tl = new Tiling(M, N, H, W);
             int a = s.A, aa = a * a, hw = H * W, rowsR = RowBlocks * 8;
             float* v = Scratch[worker * 3], mb = Scratch[worker * 3 + 1], patch = Scratch[worker * 3 + 2];
-            TileInfo* info = stackalloc TileInfo[Tb];
-            Vector512<float>* tmp = stackalloc Vector512<float>[36];
+            Piece* pieces = stackalloc Piece[Tb];
+            float* tmp = stackalloc float[36 * 16 + 16];
+            tmp = (float*)(((nint)tmp + 63) & ~(nint)63);
             int t0 = block * Tb, lanes = Math.Min(Tb, tl.Total - t0);
 
-            tl.Describe(info, t0, Tb, tl.Total, (long)Cin * hw, a, 1);
+            int np = tl.Cut(pieces, t0, lanes, (long)Cin * hw, Tb);
+            int vl = (lanes + 15) & ~15, ps = Tb + Slack;
             for (int c = 0; c < Cin; c++)
             {
-                Gather(info, Tb, Src + (long)c * hw, W, a, patch, Tb);
-                for (int g = 0; g < Tb; g += 16)
-                    WinogradTransforms.Apply(s.BTTerms, a, a, patch + g, Tb, tmp, v + (long)c * Tb + g, (long)Cin * Tb);
+                Gather(tl, pieces, np, Src + (long)c * hw, a, 1, patch, ps);
+                for (int g = 0; g < vl; g += 16)
+                    WinogradTransforms.Transform(M, WinogradTransforms.Kind.Input, patch + g, ps, tmp, v + (long)c * Tb + g, (long)Cin * Tb);
             }
 
             int tw = ConvMicroKernels.TileWidth(Simd);
@@ -144,12 +81,12 @@ internal static unsafe class WinogradKernels
                 }
             }
 
-            tl.Describe(info, t0, lanes, tl.Total, (long)Cout * hw, M, 0);
+            np = tl.Cut(pieces, t0, lanes, (long)Cout * hw, Tb);
             for (int co = 0; co < Cout; co++)
             {
-                for (int g = 0; g < lanes; g += 16)
-                    WinogradTransforms.Apply(s.ATTerms, a, M, mb + (long)co * Tb + g, (long)rowsR * Tb, tmp, patch + g, Tb);
-                Scatter(info, lanes, Dst + (long)co * hw, W, M, patch, Tb, Bias != null ? Bias[co] : 0f);
+                for (int g = 0; g < vl; g += 16)
+                    WinogradTransforms.Transform(M, WinogradTransforms.Kind.Output, mb + (long)co * Tb + g, (long)rowsR * Tb, tmp, patch + g, ps);
+                Scatter(tl, pieces, np, Dst + (long)co * hw, patch, ps, Bias != null ? Bias[co] : 0f);
             }
         }
     }
@@ -174,7 +111,7 @@ internal static unsafe class WinogradKernels
         {
             scratch[t * 3] = pool.Scratch(t, 0, (long)aa * cin * Tb);
             scratch[t * 3 + 1] = pool.Scratch(t, 1, (long)aa * rowBlocks * 8 * Tb);
-            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)aa * Tb);
+            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)aa * (Tb + Slack) + Slack);
         }
         var job = new FwdJob
         {
@@ -207,25 +144,29 @@ internal static unsafe class WinogradKernels
             float* v = Scratch[worker * 3], d = Scratch[worker * 3 + 1], patch = Scratch[worker * 3 + 2];
             float* part = Partials + chunk * PartialStride;
             NativeMemory.Clear(part, (nuint)((long)aa * Cout * Cin * 4));
-            TileInfo* info = stackalloc TileInfo[16];
-            Vector512<float>* tmp = stackalloc Vector512<float>[36];
+            Piece* pieces = stackalloc Piece[16];
+            float* tmp = stackalloc float[36 * 16 + 16];
+            tmp = (float*)(((nint)tmp + 63) & ~(nint)63);
             int c0 = (int)((long)chunk * tl.Total / Chunks), c1 = (int)((long)(chunk + 1) * tl.Total / Chunks);
             for (int sb = c0; sb < c1; sb += Sb)
             {
                 int len = (Math.Min(Sb, c1 - sb) + 15) & ~15;
                 for (int g = 0; g < len; g += 16)
                 {
-                    tl.Describe(info, sb + g, 16, c1, (long)Cin * hw, a, 1);
+                    int cnt = Math.Min(16, c1 - sb - g);
+                    int np = tl.Cut(pieces, sb + g, cnt, (long)Cin * hw, 16);
                     for (int c = 0; c < Cin; c++)
                     {
-                        Gather(info, 16, X + (long)c * hw, W, a, patch, 16);
-                        WinogradTransforms.Apply(s.BTTerms, a, a, patch, 16, tmp, v + (long)c * Sb + g, (long)Cin * Sb);
+                        Gather(tl, pieces, np, X + (long)c * hw, a, 1, patch, 32);
+                        if (cnt < 16) ClearLanes(patch, aa, 32, cnt);
+                        WinogradTransforms.Transform(M, WinogradTransforms.Kind.Input, patch, 32, tmp, v + (long)c * Sb + g, (long)Cin * Sb);
                     }
-                    tl.Describe(info, sb + g, 16, c1, (long)Cout * hw, M, 0);
+                    np = tl.Cut(pieces, sb + g, cnt, (long)Cout * hw, 16);
                     for (int c = 0; c < Cout; c++)
                     {
-                        Gather(info, 16, Dy + (long)c * hw, W, M, patch, 16);
-                        WinogradTransforms.Apply(s.ATermsT, M, a, patch, 16, tmp, d + (long)c * Sb + g, (long)Cout * Sb);
+                        Gather(tl, pieces, np, Dy + (long)c * hw, M, 0, patch, 32);
+                        if (cnt < 16) ClearLanes(patch, M * M, 32, cnt);
+                        WinogradTransforms.Transform(M, WinogradTransforms.Kind.OutputGradient, patch, 32, tmp, d + (long)c * Sb + g, (long)Cout * Sb);
                     }
                 }
                 for (int xi = 0; xi < aa; xi++)
@@ -241,6 +182,13 @@ internal static unsafe class WinogradKernels
                 }
             }
         }
+    }
+
+    /// <summary>Zeroes lanes [from, 16) of each of <paramref name="rows"/> rows: tiles past a chunk's end add nothing.</summary>
+    private static void ClearLanes(float* patch, int rows, int stride, int from)
+    {
+        for (int r = 0; r < rows; r++)
+            new Span<float>(patch + r * stride + from, 16 - from).Clear();
     }
 
     private struct BiasJob : IParallelJob
@@ -286,7 +234,7 @@ internal static unsafe class WinogradKernels
         {
             scratch[t * 3] = pool.Scratch(t, 0, (long)aa * cin * Sb);
             scratch[t * 3 + 1] = pool.Scratch(t, 1, (long)aa * cout * Sb);
-            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)aa * 16);
+            scratch[t * 3 + 2] = pool.Scratch(t, 2, (long)aa * 32 + Slack);
         }
         var job = new WgtJob
         {
