@@ -19,29 +19,13 @@ internal static class ConvAlgorithmOption
         catch (ArgumentException e) { throw new CliUsageException("--conv-algorithm: " + e.Message); }
     }
 
-    /// <summary>Sets the algorithm on a CPU backend (unwrapping decorators) and prints each shape's choice to
-    /// <paramref name="log"/> as auto-tuning makes it. With <paramref name="recordedPlan"/> (a checkpoint's) and auto,
-    /// the recorded choices are reused as they are.</summary>
-    public static CpuBackend? Apply(IBackend backend, string value, TextWriter log, string? recordedPlan = null)
+    /// <summary>Sets the algorithm on a CPU backend (through decorators) and prints each shape's choice to
+    /// <paramref name="log"/> as auto-tuning makes it; other backends ignore it.</summary>
+    public static void Apply(IBackend backend, string value, TextWriter log)
     {
         var algorithm = Parse(value);
-        if (Unwrap(backend) is not CpuBackend cpu) return null;
+        if (CpuBackend.Find(backend) is not CpuBackend cpu) return;
         cpu.ConvAlgorithm = algorithm;
-        if (algorithm == ConvAlgorithm.Auto && !string.IsNullOrEmpty(recordedPlan))
-        {
-            try { cpu.ConvPlan.Load(recordedPlan); }
-            catch (FormatException e) { throw new CliUsageException("checkpoint convolution plan: " + e.Message); }
-            foreach (var (shape, choice) in cpu.ConvPlan.Entries) log.WriteLine(ConvPlan.Describe(shape, choice));
-        }
         cpu.ConvPlan.Tuned = (shape, choice) => log.WriteLine(ConvPlan.Describe(shape, choice));
-        return cpu;
     }
-
-    /// <summary>The CPU backend under a profiling decorator, if any.</summary>
-    public static CpuBackend? Unwrap(IBackend backend) => backend switch
-    {
-        CpuBackend c => c,
-        ProfilingBackend p => Unwrap(p.Inner),
-        _ => null,
-    };
 }

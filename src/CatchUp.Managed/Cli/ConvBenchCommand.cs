@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using CatchUp.Backends.Cpu;
 using CatchUp.Backends.Cpu.Kernels;
@@ -73,13 +72,7 @@ internal static class ConvBenchCommand
             for (int r = -1; r < rounds; r++)
                 for (int a = 0; a < Algorithms.Length; a++)
                 {
-                    var alg = Algorithms[a];
-                    double fwd = Time(() => Conv2dKernels.Forward(be.Pool, x, w, b, y, alg));
-                    Conv2dKernels.BenchDataOnly = true;
-                    double data;
-                    try { data = Time(() => Conv2dKernels.Backward(be.Pool, x, w, dy, dx, dw, null, alg)); }
-                    finally { Conv2dKernels.BenchDataOnly = false; }
-                    double wgt = Time(() => Conv2dKernels.Backward(be.Pool, x, w, dy, null, dw, db, alg));
+                    var (fwd, data, wgt) = ConvPlan.TimePasses(be.Pool, x, w, b, y, dy, dx, dw, db, Algorithms[a]);
                     if (r < 0) continue;
                     ms[a, 0, r] = fwd; ms[a, 1, r] = data; ms[a, 2, r] = wgt;
                 }
@@ -105,12 +98,5 @@ internal static class ConvBenchCommand
             }
         }
         return 0;
-    }
-
-    private static double Time(Action a)
-    {
-        long t0 = Stopwatch.GetTimestamp();
-        a();
-        return Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
     }
 }

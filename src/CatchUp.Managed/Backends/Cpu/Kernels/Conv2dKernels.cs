@@ -338,7 +338,12 @@ internal static unsafe class Conv2dKernels
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias,
-        ConvAlgorithm algorithm = ConvAlgorithm.Direct)
+        ConvAlgorithm algorithm = ConvAlgorithm.Direct) => Backward(pool, x, w, dy, dx, dw, dbias, algorithm, algorithm);
+
+    /// <summary>Backward with one algorithm for the data gradient and another for the weight and bias gradients.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias,
+        ConvAlgorithm data, ConvAlgorithm weight)
     {
         var g = new Geo(x, w);
         g.CheckOut(dy, "dy");
@@ -355,16 +360,28 @@ internal static unsafe class Conv2dKernels
                         dbias.Ptr[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(dy.Ptr + ((long)n * g.Cout + co) * g.HW, g.HW));
             return;
         }
-        if (g.K == 3 && algorithm.WinogradTile() is int m)
+        bool weights = !BenchDataOnly;
+        int? dataM = g.K == 3 ? data.WinogradTile() : null, weightM = g.K == 3 ? weight.WinogradTile() : null;
+        if (dataM == null && weightM == null) { DirectBackward(pool, g, x, w, dy, dx, dw, dbias, weights); return; }
+        if (dx != null)
         {
-            WinogradKernels.Backward(pool, m, x.Ptr, w.Ptr, dy.Ptr, dx != null ? dx.Ptr : null, dw.Ptr, dbias != null ? dbias.Ptr : null,
-                g.N, g.Cin, g.Cout, g.H, g.W, weights: !BenchDataOnly);
-            return;
+            if (dataM is int m) WinogradKernels.Backward(pool, m, x.Ptr, w.Ptr, dy.Ptr, dx.Ptr, null, null, g.N, g.Cin, g.Cout, g.H, g.W, weights: false);
+            else DirectBackward(pool, g, x, w, dy, dx, dw, dbias, weights: false);
         }
+        if (!weights) return;
+        if (weightM is int mw)
+            WinogradKernels.Backward(pool, mw, x.Ptr, w.Ptr, dy.Ptr, null, dw.Ptr, dbias != null ? dbias.Ptr : null, g.N, g.Cin, g.Cout, g.H, g.W);
+        else DirectBackward(pool, g, x, w, dy, null, dw, dbias, weights: true);
+    }
+
+    /// <summary>The direct backward: dx when given, and dw/dbias when <paramref name="weights"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DirectBackward(WorkerPool pool, in Geo g, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias, bool weights)
+    {
 
         int ncol = g.Cin * g.KK, kdimB = g.Cout * g.KK;
         int ciBlocks = dx != null ? (g.Cin + Mr - 1) / Mr : 0;
-        int coBlocks = BenchDataOnly ? 0 : (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
+        int coBlocks = !weights ? 0 : (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
         int chunks = Math.Min(g.N, MaxChunks);
         long partialStride = ((long)g.Cout * ncol + g.Cout + 15) & ~15L;
         long wpLen = (long)ciBlocks * kdimB * Mr;
@@ -413,10 +430,10 @@ internal static unsafe class Conv2dKernels
         {
             G = g, Simd = Simd, X = x.Ptr, Dy = dy.Ptr, Dx = dx != null ? dx.Ptr : null, WpT = wpT, Partials = partials,
             OffsB = offsB, ColOff = colOff, Scratch = scratch, Chunks = chunks, Parts = parts, Group = group,
-            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null && !BenchDataOnly, VecPartials = vecPartials,
+            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null && weights, VecPartials = vecPartials,
         };
         pool.For(chunks * parts, ref job);
-        if (BenchDataOnly) return;
+        if (!weights) return;
 
         // deterministic reduction of the chunk partials, in chunk order
         long wl = (long)g.Cout * ncol;
