@@ -1,4 +1,5 @@
 using CatchUp.Backends.Cpu;
+using CatchUp.Backends.Cpu.Kernels;
 using CatchUp.Tensors;
 using Xunit;
 using Xunit.Abstractions;
@@ -128,5 +129,64 @@ public class WinogradKernelTests(ITestOutputHelper output)
         var b = RunAll(alg, 1);
         var c = RunAll(alg, 3);
         for (int i = 0; i < 4; i++) { Assert.Equal(a[i], b[i]); Assert.Equal(a[i], c[i]); }
+    }
+
+    /// <summary>Without AVX-512 the tiles are moved element by element and the GEMMs use the AVX2 / scalar kernels.</summary>
+    [Theory]
+    [InlineData("V256")]
+    [InlineData("Scalar")]
+    public void FallbackPathsMatchReference(string simd)
+    {
+        Conv2dKernels.ForceSimd = Enum.Parse<ConvSimd>(simd);
+        try
+        {
+            foreach (var alg in new[] { ConvAlgorithm.Winograd2, ConvAlgorithm.Winograd4 })
+                foreach (var (n, cin, cout, h, w) in new[] { (3, 5, 17, 7, 7), (2, 17, 9, 13, 10), (1, 3, 1, 1, 5) })
+                {
+                    var e = Errors(alg, 2, n, cin, cout, h, w);
+                    Assert.True(Math.Max(Math.Max(e.y, e.dx), Math.Max(e.dw, e.db)) <= Bound(alg), $"{simd} {alg} {n}x{cin}->{cout}@{h}x{w}: {e}");
+                }
+        }
+        finally { Conv2dKernels.ForceSimd = null; }
+    }
+
+    /// <summary>The unrolled transforms equal the matrices of Lavin and Gray: each unit input gives a column of the
+    /// 2-d transform's matrix (B^T x B, A^T x A and A x A^T).</summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(4)]
+    public unsafe void UnrolledTransformsEqualTheirMatrices(int m)
+    {
+        var set = WinogradTransforms.For(m);
+        int a = m + 2;
+        var at = new double[a * m];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < a; j++) at[i * a + j] = set.AT[i * a + j];
+        var aMat = new double[a * m]; // A = (A^T)^T, a x m
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < m; j++) aMat[i * m + j] = at[j * a + i];
+        foreach (var (kind, l, nin, nout) in new[]
+        {
+            (WinogradTransforms.Kind.Input, set.BT, a, a), (WinogradTransforms.Kind.Output, at, a, m), (WinogradTransforms.Kind.OutputGradient, aMat, m, a),
+        })
+        {
+            float* x = stackalloc float[36 * 16];
+            float* y = stackalloc float[36 * 16];
+            float* tmp = stackalloc float[36 * 16];
+            for (int k = 0; k < nin * nin; k++)
+            {
+                // lane k % 16 holds the unit input e_k (the other lanes zero); its output is L e_k L^T
+                new Span<float>(x, 36 * 16).Clear();
+                x[k * 16 + (k % 16)] = 1f;
+                WinogradTransforms.Transform(m, kind, x, 16, tmp, y, 16);
+                int lane0 = k % 16, i1 = k / nin, i2 = k % nin;
+                for (int o1 = 0; o1 < nout; o1++)
+                    for (int o2 = 0; o2 < nout; o2++)
+                    {
+                        double want = l[o1 * nin + i1] * l[o2 * nin + i2];
+                        Assert.Equal(want, y[(o1 * nout + o2) * 16 + lane0], 5);
+                    }
+            }
+        }
     }
 }
