@@ -98,16 +98,19 @@ public class ConvKernelTests
     [Theory]
     [InlineData("V256")]
     [InlineData("Scalar")]
-    public void FallbackPathsMatchReference(string simd)
+    public void FallbackPathsMatchReference(string simd) => WithSimd(simd, () =>
+    {
+        CheckAgainstReference(2, 3, 5, 17, 7, 7, 3);
+        CheckAgainstReference(2, 1, 64, 1, 8, 13, 3);
+        CheckAgainstReference(2, 3, 9, 33, 13, 8, 1);
+        CheckAgainstReference(2, 1, 17, 64, 13, 13, 3);
+    });
+
+    /// <summary>Runs <paramref name="body"/> with the kernels forced onto one SIMD path ("V256", "Scalar").</summary>
+    internal static void WithSimd(string simd, Action body)
     {
         Conv2dKernels.ForceSimd = Enum.Parse<ConvSimd>(simd);
-        try
-        {
-            CheckAgainstReference(2, 3, 5, 17, 7, 7, 3);
-            CheckAgainstReference(2, 1, 64, 1, 8, 13, 3);
-            CheckAgainstReference(2, 3, 9, 33, 13, 8, 1);
-            CheckAgainstReference(2, 1, 17, 64, 13, 13, 3);
-        }
+        try { body(); }
         finally { Conv2dKernels.ForceSimd = null; }
     }
 

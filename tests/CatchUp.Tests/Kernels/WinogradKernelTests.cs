@@ -135,20 +135,15 @@ public class WinogradKernelTests(ITestOutputHelper output)
     [Theory]
     [InlineData("V256")]
     [InlineData("Scalar")]
-    public void FallbackPathsMatchReference(string simd)
+    public void FallbackPathsMatchReference(string simd) => ConvKernelTests.WithSimd(simd, () =>
     {
-        Conv2dKernels.ForceSimd = Enum.Parse<ConvSimd>(simd);
-        try
-        {
-            foreach (var alg in new[] { ConvAlgorithm.Winograd2, ConvAlgorithm.Winograd4 })
-                foreach (var (n, cin, cout, h, w) in new[] { (3, 5, 17, 7, 7), (2, 17, 9, 13, 10), (1, 3, 1, 1, 5) })
-                {
-                    var e = Errors(alg, 2, n, cin, cout, h, w);
-                    Assert.True(Math.Max(Math.Max(e.y, e.dx), Math.Max(e.dw, e.db)) <= Bound(alg), $"{simd} {alg} {n}x{cin}->{cout}@{h}x{w}: {e}");
-                }
-        }
-        finally { Conv2dKernels.ForceSimd = null; }
-    }
+        foreach (var alg in new[] { ConvAlgorithm.Winograd2, ConvAlgorithm.Winograd4 })
+            foreach (var (n, cin, cout, h, w) in new[] { (3, 5, 17, 7, 7), (2, 17, 9, 13, 10), (1, 3, 1, 1, 5) })
+            {
+                var e = Errors(alg, 2, n, cin, cout, h, w);
+                Assert.True(Math.Max(Math.Max(e.y, e.dx), Math.Max(e.dw, e.db)) <= Bound(alg), $"{simd} {alg} {n}x{cin}->{cout}@{h}x{w}: {e}");
+            }
+    });
 
     /// <summary>The unrolled transforms equal the matrices of Lavin and Gray: each unit input gives a column of the
     /// 2-d transform's matrix (B^T x B, A^T x A and A x A^T).</summary>
