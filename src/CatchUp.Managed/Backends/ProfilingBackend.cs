@@ -14,6 +14,9 @@ public sealed class ProfilingBackend : IBackend
 
     public ProfilingBackend(IBackend inner) => _inner = inner;
 
+    /// <summary>The decorated backend.</summary>
+    public IBackend Inner => _inner;
+
     public string Name => _inner.Name + " (profiled)";
     public int Threads { get => _inner.Threads; set => _inner.Threads = value; }
 

@@ -28,15 +28,17 @@ internal static class BenchCommand
         var seed = new Option<ulong>("--seed") { Description = "Seed for weights, data and dropout", DefaultValueFactory = _ => 0UL };
         var profile = new Option<bool>("--profile") { Description = "Also print the time spent in each backend op" };
         var device = DeviceOption.Create();
+        var convAlgorithm = ConvAlgorithmOption.Create();
         var unet = new Command("unet", "Time N forward+backward passes of the network (MSE to a random target, dropout as configured)")
         {
-            model, batch, threads, steps, seed, profile, device,
+            model, batch, threads, steps, seed, profile, device, convAlgorithm,
         };
         unet.SetAction(r => CliApp.Guard(() => RunUnet(r.GetValue(model)!, r.GetValue(batch),
-            r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile), r.GetValue(device)!)));
+            r.GetValue(threads), r.GetValue(steps), r.GetValue(seed), r.GetValue(profile), r.GetValue(device)!, r.GetValue(convAlgorithm)!)));
         bench.Add(unet);
         bench.Add(CreateTrainStep());
         bench.Add(AllreduceBenchCommand.Create());
+        bench.Add(ConvBenchCommand.Create());
         return bench;
     }
 
@@ -62,12 +64,12 @@ internal static class BenchCommand
             (x, t, mode) => song.Forward(x, t, mode, computeHeads: false).V, dv => song.Backward(dv), song);
     }
 
-    private static int RunUnet(string model, int batch, int threads, int steps, ulong seed, bool profile, string device)
+    private static int RunUnet(string model, int batch, int threads, int steps, ulong seed, bool profile, string device, string convAlgorithm)
     {
         if (batch < 1) throw new CliUsageException("--batch must be at least 1");
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
         if (steps < 1) throw new CliUsageException("--steps must be at least 1");
-        using var device0 = DeviceOption.Open(device, threads);
+        using var device0 = DeviceOption.Open(device, threads, convAlgorithm: convAlgorithm);
         var profiler = profile ? new ProfilingBackend(device0) : null;
         IBackend backend = profiler ?? device0;
         var net = CreateBenchNet(model, backend, batch, seed);
@@ -145,10 +147,11 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps after one warm-up", DefaultValueFactory = _ => 10 };
         var profile = new Option<bool>("--profile") { Description = "Also print the time spent in each backend op" };
         var device = DeviceOption.Create();
+        var convAlgorithm = ConvAlgorithmOption.Create();
         var distributed = DistributedOption.Create();
         var command = new Command("train-step", "Time complete training steps (objective, backward, Adam, EMA) on random data; under mpirun, --batch is global")
         {
-            model, objective, rk, encoder, batch, threads, steps, profile, device, distributed,
+            model, objective, rk, encoder, batch, threads, steps, profile, device, convAlgorithm, distributed,
         };
         command.SetAction(r => CliApp.Guard(() =>
         {
@@ -161,19 +164,19 @@ internal static class BenchCommand
             var options = new ObjectiveOptions { Kind = kind, Order = order, Encoder = r.GetValue(encoder) };
             var config = ModelLoading.LoadConfig(r.GetValue(model)!);
             return DistributedOption.Run(r.GetValue(distributed)!, comm => RunTrainStep(config, options, r.GetValue(batch), r.GetValue(threads),
-                r.GetValue(steps), r.GetValue(profile), r.GetValue(device)!, comm));
+                r.GetValue(steps), r.GetValue(profile), r.GetValue(device)!, comm, r.GetValue(convAlgorithm)!));
         }));
         return command;
     }
 
     private static int RunTrainStep(SongUNetConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile, string device,
-        ICommunicator comm)
+        ICommunicator comm, string convAlgorithm)
     {
         if (batch < 1 || threads < 1 || steps < 1) throw new CliUsageException("--batch, --threads and --steps must be at least 1");
         DistributedOption.RequireDivisible(comm, batch, "--batch");
         var log = comm.IsRoot ? Console.Out : TextWriter.Null;
         int localBatch = batch / comm.Size;
-        using var device0 = DeviceOption.Open(device, threads, comm);
+        using var device0 = DeviceOption.Open(device, threads, comm, convAlgorithm);
         var profiler = profile ? new ProfilingBackend(device0) : null;
         IBackend backend = profiler ?? device0;
         config = config with { ExtraHeads = Math.Max(config.ExtraHeads, options.ExtraHeads) };

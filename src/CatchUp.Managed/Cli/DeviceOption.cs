@@ -13,11 +13,16 @@ internal static class DeviceOption
         DefaultValueFactory = _ => "auto",
     };
 
-    /// <summary>Opens the backend; an unknown name is a usage error, an unusable GPU a one-line error (exit 1).</summary>
-    public static IBackend Open(string device, int threads, Distributed.ICommunicator? communicator = null)
+    /// <summary>Opens the backend; an unknown name is a usage error, an unusable GPU a one-line error (exit 1).
+    /// <paramref name="convAlgorithm"/> (<c>--conv-algorithm</c>) is applied to a CPU backend.</summary>
+    public static IBackend Open(string device, int threads, Distributed.ICommunicator? communicator = null, string? convAlgorithm = null)
     {
         var comm = communicator ?? Distributed.SingleProcessCommunicator.Instance;
-        try { return BackendFactory.Create(device, threads, comm.IsRoot ? Console.Out : TextWriter.Null, comm.LocalRank); }
+        if (convAlgorithm is not null) ConvAlgorithmOption.Parse(convAlgorithm);
+        IBackend backend;
+        try { backend = BackendFactory.Create(device, threads, comm.IsRoot ? Console.Out : TextWriter.Null, comm.LocalRank); }
         catch (ArgumentException e) { throw new CliUsageException(e.Message); }
+        if (convAlgorithm is not null) ConvAlgorithmOption.Apply(backend, convAlgorithm, comm.IsRoot ? Console.Out : TextWriter.Null);
+        return backend;
     }
 }

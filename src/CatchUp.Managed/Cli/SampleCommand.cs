@@ -20,7 +20,10 @@ internal static class SampleCommand
 
     private sealed record Request(
         string? Run, bool NoEma, string? Model, string? Weights, string Solver, int? Nfe, int Head, int Count, int Batch,
-        ulong Seed, string? Noise, double Rtol, double Atol, int Threads, string Out, bool Png, bool SaveTrajectory, string Device, string Distributed);
+        ulong Seed, string? Noise, double Rtol, double Atol, int Threads, string Out, bool Png, bool SaveTrajectory, string Device, string Distributed)
+    {
+        public string ConvAlgorithm { get; init; } = "auto";
+    }
 
     public static Command Create()
     {
@@ -42,15 +45,18 @@ internal static class SampleCommand
         var png = new Option<bool>("--png") { Description = "Also write images/00000.png, ... (one per image)" };
         var trajectory = new Option<bool>("--save-trajectory") { Description = "Write trajectory.safetensors (z and x0_hat of every step) and the straightness" };
         var device = DeviceOption.Create();
+        var convAlgorithm = ConvAlgorithmOption.Create();
         var distributed = DistributedOption.Create();
         var command = new Command("sample", "Generate images: integrate dz/dt = v(z, t) from noise at t = 1 to t = 0")
         {
             run, noEma, model, weights, solver, nfe, head, count, batch, seed, noise, rtol, atol, threads, outDir, png, trajectory, device, distributed,
+            convAlgorithm,
         };
         command.SetAction(r => CliApp.Guard(() => Run(new Request(
             r.GetValue(run), r.GetValue(noEma), r.GetValue(model), r.GetValue(weights), r.GetValue(solver)!, r.GetValue(nfe), r.GetValue(head),
             r.GetValue(count), r.GetValue(batch), r.GetValue(seed), r.GetValue(noise), r.GetValue(rtol), r.GetValue(atol), r.GetValue(threads),
-            r.GetValue(outDir)!, r.GetValue(png), r.GetValue(trajectory), r.GetValue(device)!, r.GetValue(distributed)!))));
+            r.GetValue(outDir)!, r.GetValue(png), r.GetValue(trajectory), r.GetValue(device)!, r.GetValue(distributed)!)
+        { ConvAlgorithm = r.GetValue(convAlgorithm)! })));
         return command;
     }
 
@@ -70,7 +76,7 @@ internal static class SampleCommand
         if (q.SaveTrajectory && q.Solver == "rk45" && q.Batch < count)
             throw new CliUsageException($"--save-trajectory with rk45 needs one batch (--batch >= {count}): its step sizes differ from batch to batch");
 
-        using var backend = DeviceOption.Open(q.Device, q.Threads, comm);
+        using var backend = DeviceOption.Open(q.Device, q.Threads, comm, q.ConvAlgorithm);
         using var net = new SongUNet(cfg, backend);
         StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
         if (q.Head > net.HeadCount + 1)

@@ -47,13 +47,14 @@ internal static class TrainCommand
         var sampleEvery = new Option<long?>("--sample-every") { Description = "Sample-grid interval (iterations)" };
         var logEvery = new Option<long?>("--log-every") { Description = "metrics.jsonl interval (iterations)" };
         var device = DeviceOption.Create();
+        var convAlgorithm = ConvAlgorithmOption.Create();
         var distributed = DistributedOption.Create();
         var bucketMb = new Option<double?>("--bucket-mb") { Description = "Data parallel: gradient bucket size for the Allreduce in MiB (default 25)" };
         var command = new Command("train", "Train a few-step generative model (Catch-Up Distillation and baselines)")
         {
             preset, config, model, objective, from, rk, stepSize, teacher, encoder, encoderModel, weightPrior, dynamicWeight, discrete, data, dataset,
             outDir, resume, iterations, batch, lr, warmup, optimizer, weightDecay, emaDecay, emaStart, seed, threads,
-            checkpointEvery, sampleEvery, logEvery, device, distributed, bucketMb,
+            checkpointEvery, sampleEvery, logEvery, device, convAlgorithm, distributed, bucketMb,
         };
         command.SetAction(r => CliApp.Guard(() => DistributedOption.Run(r.GetValue(distributed)!, comm =>
         {
@@ -115,7 +116,7 @@ internal static class TrainCommand
             DistributedOption.RequireDivisible(comm, o.Batch, "--batch");
             if (r.GetValue(bucketMb) is double mb && !(mb > 0)) throw new CliUsageException($"--bucket-mb {mb}: must be positive");
             long bucketBytes = r.GetValue(bucketMb) is double mib ? (long)(mib * (1 << 20)) : GradientAllreducer.DefaultBucketBytes;
-            return Run(o with { WorldSize = comm.Size }, r.GetValue(outDir), resumeDir, r.GetValue(device)!, comm, bucketBytes);
+            return Run(o with { WorldSize = comm.Size }, r.GetValue(outDir), resumeDir, r.GetValue(device)!, comm, bucketBytes, r.GetValue(convAlgorithm)!);
         })));
         return command;
     }
@@ -135,6 +136,10 @@ internal static class TrainCommand
         Row("network", $"SongUNet C={o.Model.ModelChannels} mult [{string.Join(",", o.Model.ChannelMult)}] NB={o.Model.NumBlocks}, {trainer.Network.Parameters.ElementCount:N0} parameters");
         Row("schedule", $"{o.Iterations} iterations, batch {o.Batch}, {o.Optimizer} lr {o.LearningRate:G3} (warm-up {o.Warmup}), EMA {o.EmaDecay} from {o.EmaStart}");
         Row("device", device);
+        if (Backends.Cpu.ConvPlan.Of(trainer.Backend) is { } plan)
+            Row("conv 3x3", plan.Entries.Any() ? $"recorded in the checkpoint: {plan.Serialize().Replace(";", "; ")}"
+                : plan.Requested == Backends.Cpu.ConvAlgorithm.Auto ? "auto: each shape measured on the first step (printed below)"
+                : Backends.Cpu.ConvAlgorithmNames.Name(plan.Requested));
         var comm = trainer.Communicator;
         if (comm.Size > 1) Row("ranks", $"{comm.Size} ({comm.Name}); global batch {o.Batch} = {comm.Size} x {o.Batch / comm.Size}; " +
             $"gradients averaged by {trainer.GradientReducer.Describe()}");
@@ -143,7 +148,7 @@ internal static class TrainCommand
     }
 
     internal static int Run(TrainingOptions o, string? outDir, string? resumeDir, string device = "cpu", ICommunicator? communicator = null,
-        long bucketBytes = GradientAllreducer.DefaultBucketBytes)
+        long bucketBytes = GradientAllreducer.DefaultBucketBytes, string convAlgorithm = "auto")
     {
         var comm = communicator ?? SingleProcessCommunicator.Instance;
         if (outDir is null && resumeDir is null && comm.Size > 1)
@@ -153,7 +158,7 @@ internal static class TrainCommand
             throw new CliUsageException($"{runDir} already holds a run with a checkpoint; continue it with --resume {runDir} or choose another --out");
         Directory.CreateDirectory(runDir);
         var data = ImageDataset.Load(o.DataDir, DatasetArguments.Parse(o.Dataset), train: true);
-        using var backend = DeviceOption.Open(device, o.Threads, comm);
+        using var backend = DeviceOption.Open(device, o.Threads, comm, convAlgorithm);
         using var nccl = backend is Backends.Cuda.CudaBackend ? Distributed.Nccl.NcclCommunicator.ForCudaJob(comm, comm.IsRoot ? Console.Out : TextWriter.Null) as Distributed.Nccl.NcclCommunicator : null;
         comm = nccl ?? comm;
         using var trainer = new Trainer(o, backend, data, runDir, (path, images) => ImageGrid.WritePng(path, images), comm, bucketBytes);

@@ -18,12 +18,14 @@ internal static class VelocityCommand
         var output = new Option<string>("--output") { Description = "safetensors to write: v, features, and head2/head3 when the weights hold heads", Required = true };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var device = DeviceOption.Create();
-        var command = new Command("velocity", "Evaluate v(x, t) (inference mode, no dropout)") { model, weights, input, output, threads, device };
-        command.SetAction(r => CliApp.Guard(() => Run(r.GetValue(model)!, r.GetValue(weights)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(threads), r.GetValue(device)!)));
+        var convAlgorithm = ConvAlgorithmOption.Create();
+        var command = new Command("velocity", "Evaluate v(x, t) (inference mode, no dropout)") { model, weights, input, output, threads, device, convAlgorithm };
+        command.SetAction(r => CliApp.Guard(() => Run(r.GetValue(model)!, r.GetValue(weights)!, r.GetValue(input)!, r.GetValue(output)!, r.GetValue(threads),
+            r.GetValue(device)!, r.GetValue(convAlgorithm)!)));
         return command;
     }
 
-    private static int Run(string modelPath, string weightsPath, string inputPath, string outputPath, int threads, string device)
+    private static int Run(string modelPath, string weightsPath, string inputPath, string outputPath, int threads, string device, string convAlgorithm)
     {
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
         if (File.Exists(modelPath) && AdmConfigJson.IsAdm(ConfigFile.ReadText(modelPath)))
@@ -32,7 +34,7 @@ internal static class VelocityCommand
         var io = SafetensorsFile.Read(inputPath);
         var (x, t) = ReadInputs(io, inputPath, config.InChannels, config.ImgResolution);
 
-        using var backend = DeviceOption.Open(device, threads);
+        using var backend = DeviceOption.Open(device, threads, convAlgorithm: convAlgorithm);
         using var net = new SongUNet(config, backend);
         StateDict.Load(net.Parameters, weights, weightsPath);
         using var xs = backend.FromArray(x.Data, x.Shape);

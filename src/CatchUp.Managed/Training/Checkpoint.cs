@@ -8,7 +8,9 @@ using CatchUp.Nn;
 namespace CatchUp.Training;
 
 /// <summary>What a checkpoint restores besides tensors.</summary>
-public sealed record TrainerProgress(long Iteration, long AdamSteps, long NanSkips, BatchSamplerState Sampler);
+/// <param name="ConvPlan">The CPU backend's convolution algorithm per 3x3 shape (<see cref="Backends.Cpu.ConvPlan.Serialize"/>), so
+/// that a resumed run computes as before on the same machine; null for other backends.</param>
+public sealed record TrainerProgress(long Iteration, long AdamSteps, long NanSkips, BatchSamplerState Sampler, string? ConvPlan = null);
 
 /// <summary>
 /// A run's checkpoint: one safetensors file (written atomically: temp file, flush, rename) holding the model, its EMA,
@@ -46,6 +48,7 @@ public static class Checkpoint
             ["nan_skips"] = progress.NanSkips.ToString(CultureInfo.InvariantCulture),
             ["sampler"] = JsonSerializer.Serialize(progress.Sampler),
         };
+        if (!string.IsNullOrEmpty(progress.ConvPlan)) metadata["conv_plan"] = progress.ConvPlan;
         SafetensorsFile.Write(PathIn(runDir), tensors, metadata);
     }
 
@@ -87,7 +90,7 @@ public static class Checkpoint
         BatchSamplerState sampler;
         try { sampler = JsonSerializer.Deserialize<BatchSamplerState>(file.Metadata.GetValueOrDefault("sampler") ?? "null"); }
         catch (JsonException e) { throw new InvalidDataFileException(path, $"metadata 'sampler' is malformed: {e.Message}"); }
-        return new TrainerProgress(Number("iteration"), Number("adam_steps"), Number("nan_skips"), sampler);
+        return new TrainerProgress(Number("iteration"), Number("adam_steps"), Number("nan_skips"), sampler, file.Metadata.GetValueOrDefault("conv_plan"));
     }
 
     /// <summary>The iteration a run's checkpoint was written at (without loading it into a network).</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using CatchUp.Backends;
+using CatchUp.Backends.Cpu;
 using CatchUp.Data;
 using CatchUp.Distributed;
 using CatchUp.IO;
@@ -122,12 +123,20 @@ public sealed class Trainer : IDisposable
         _optimizer.Steps = progress.AdamSteps;
         _nanSkips = progress.NanSkips;
         _sampler.SetState(progress.Sampler);
+        // the convolution algorithms the run used, unless --conv-algorithm names one
+        if (progress.ConvPlan is { Length: > 0 } recorded && ConvPlan.Of(_b) is { Requested: ConvAlgorithm.Auto } plan)
+        {
+            try { plan.Load(recorded); }
+            catch (FormatException e) { throw new InvalidDataFileException(Checkpoint.PathIn(RunDir), $"metadata 'conv_plan': {e.Message}"); }
+        }
     }
+
+    public IBackend Backend => _b;
 
     /// <summary>Rank 0 writes the checkpoint; the other ranks hold the same state and write nothing.</summary>
     public void SaveCheckpoint()
     {
-        if (_comm.IsRoot) Checkpoint.Save(RunDir, new TrainerProgress(Iteration, _optimizer.Steps, _nanSkips, _sampler.GetState()),
+        if (_comm.IsRoot) Checkpoint.Save(RunDir, new TrainerProgress(Iteration, _optimizer.Steps, _nanSkips, _sampler.GetState(), ConvPlan.Of(_b)?.Serialize()),
             _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer);
     }
 

@@ -9,7 +9,7 @@ public class ConvKernelTests
 {
     private const double Rtol = 1e-4;
 
-    private static float[] Random(int n, int seed, float scale = 1f)
+    internal static float[] Random(int n, int seed, float scale = 1f)
     {
         var rng = new Random(seed);
         var a = new float[n];
@@ -17,7 +17,7 @@ public class ConvKernelTests
         return a;
     }
 
-    private static Tensor Make(CpuBackend be, float[] data, params int[] shape)
+    internal static Tensor Make(CpuBackend be, float[] data, params int[] shape)
     {
         var t = be.Allocate(shape);
         be.Upload(data, t);
@@ -98,16 +98,19 @@ public class ConvKernelTests
     [Theory]
     [InlineData("V256")]
     [InlineData("Scalar")]
-    public void FallbackPathsMatchReference(string simd)
+    public void FallbackPathsMatchReference(string simd) => WithSimd(simd, () =>
+    {
+        CheckAgainstReference(2, 3, 5, 17, 7, 7, 3);
+        CheckAgainstReference(2, 1, 64, 1, 8, 13, 3);
+        CheckAgainstReference(2, 3, 9, 33, 13, 8, 1);
+        CheckAgainstReference(2, 1, 17, 64, 13, 13, 3);
+    });
+
+    /// <summary>Runs <paramref name="body"/> with the kernels forced onto one SIMD path ("V256", "Scalar").</summary>
+    internal static void WithSimd(string simd, Action body)
     {
         Conv2dKernels.ForceSimd = Enum.Parse<ConvSimd>(simd);
-        try
-        {
-            CheckAgainstReference(2, 3, 5, 17, 7, 7, 3);
-            CheckAgainstReference(2, 1, 64, 1, 8, 13, 3);
-            CheckAgainstReference(2, 3, 9, 33, 13, 8, 1);
-            CheckAgainstReference(2, 1, 17, 64, 13, 13, 3);
-        }
+        try { body(); }
         finally { Conv2dKernels.ForceSimd = null; }
     }
 

@@ -15,11 +15,15 @@ public class GoldenTests
     private const double Tolerance = 1e-4;
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void SmallDecoderMatchesPyTorchForwardAndGradients(int threads)
+    [InlineData(1, ConvAlgorithm.Direct)]
+    [InlineData(2, ConvAlgorithm.Direct)]
+    [InlineData(1, ConvAlgorithm.Winograd2)]
+    [InlineData(2, ConvAlgorithm.Winograd2)]
+    [InlineData(1, ConvAlgorithm.Winograd4)]
+    [InlineData(2, ConvAlgorithm.Winograd4)]
+    public void SmallDecoderMatchesPyTorchForwardAndGradients(int threads, ConvAlgorithm algorithm)
     {
-        using var backend = new CpuBackend(threads);
+        using var backend = new CpuBackend(threads) { ConvAlgorithm = algorithm };
         SmallDecoderMatchesPyTorch(backend);
     }
 
@@ -46,10 +50,13 @@ public class GoldenTests
         foreach (var r in results) Assert.True(r.Passed, $"{r.Check}: relative error {r.Error:E2} > {r.Tolerance:E0} at {r.Worst}");
     }
 
-    [Fact]
-    public void EncoderVariantMatchesPyTorch()
+    [Theory]
+    [InlineData(ConvAlgorithm.Direct)]
+    [InlineData(ConvAlgorithm.Winograd2)]
+    [InlineData(ConvAlgorithm.Winograd4)]
+    public void EncoderVariantMatchesPyTorch(ConvAlgorithm algorithm)
     {
-        using var backend = new CpuBackend(2);
+        using var backend = new CpuBackend(2) { ConvAlgorithm = algorithm };
         var config = SongUNetConfig.Load(Golden("songunet_encoder.json"));
         Assert.Equal(2 * config.InChannels, config.OutChannels);
         using var net = new SongUNet(config, backend);

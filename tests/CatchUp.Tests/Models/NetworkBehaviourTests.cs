@@ -67,10 +67,14 @@ public class NetworkBehaviourTests
         Assert.NotEqual(off.Forward(x, t, ForwardMode.Inference).V.ToArray(), on.Forward(x, t, ForwardMode.Inference).V.ToArray());
     }
 
-    [Fact]
-    public void SteadyStateTrainingStepAllocatesNothing()
+    [Theory]
+    [InlineData(ConvAlgorithm.Direct)]
+    [InlineData(ConvAlgorithm.Winograd2)]
+    [InlineData(ConvAlgorithm.Winograd4)]
+    [InlineData(ConvAlgorithm.Auto)]
+    public void SteadyStateTrainingStepAllocatesNothing(ConvAlgorithm algorithm)
     {
-        using var backend = new CpuBackend(2);
+        using var backend = new CpuBackend(2) { ConvAlgorithm = algorithm };
         using var net = new SongUNet(SongUNetConfig.TestTiny with { Dropout = 0.1 }, backend);
         net.Parameters.Initialize(1);
         using var x = backend.FromArray(Normal(4 * 2 * 8 * 8, 5), 4, 2, 8, 8);

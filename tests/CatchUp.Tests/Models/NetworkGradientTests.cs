@@ -14,13 +14,14 @@ public class NetworkGradientTests
 
     private sealed class Harness : IDisposable
     {
-        public readonly CpuBackend Backend = new(2);
+        public readonly CpuBackend Backend;
         public readonly SongUNet Net;
         public readonly Tensor X, T, Target, Target2, Target3, Dv, Dh2, Dh3;
         private static readonly ForwardMode Mode = ForwardMode.Train(seed: 42);
 
-        public Harness()
+        public Harness(ConvAlgorithm algorithm = ConvAlgorithm.Direct)
         {
+            Backend = new CpuBackend(2) { ConvAlgorithm = algorithm };
             Net = new SongUNet(Tiny, Backend);
             Randomize(Net.Parameters, 7);
             int r = Tiny.ImgResolution, n = 2, c = Tiny.InChannels;
@@ -68,14 +69,17 @@ public class NetworkGradientTests
         Assert.True(err < 3e-2, $"{what}: analytic {analytic:E4} vs finite difference {numeric:E4} (relative error {err:E2})");
     }
 
-    [Fact]
-    public void InputGradientMatchesFiniteDifferences()
+    public static TheoryData<ConvAlgorithm> Algorithms => new(ConvAlgorithm.Direct, ConvAlgorithm.Winograd2, ConvAlgorithm.Winograd4);
+
+    [Theory]
+    [MemberData(nameof(Algorithms))]
+    public void InputGradientMatchesFiniteDifferences(ConvAlgorithm algorithm)
     {
-        using var h = new Harness();
+        using var h = new Harness(algorithm);
         var dx = h.Backward();
         // The largest-gradient entries, where float32 finite differences are meaningful.
         foreach (int i in Enumerable.Range(0, dx.Length).OrderByDescending(i => Math.Abs(dx[i])).Take(6))
-            AssertMatches($"dL/dx[{i}]", dx[i], h.CentralDifference(h.X, i, 1e-2f));
+            AssertMatches($"{algorithm}: dL/dx[{i}]", dx[i], h.CentralDifference(h.X, i, 1e-2f));
     }
 
     [Theory]
@@ -96,12 +100,18 @@ public class NetworkGradientTests
     [InlineData("heads.1.block.2.weight")]
     public void ParameterGradientMatchesFiniteDifferences(string name)
     {
-        using var h = new Harness();
+        foreach (var algorithm in new[] { ConvAlgorithm.Direct, ConvAlgorithm.Winograd2, ConvAlgorithm.Winograd4 })
+            ParameterGradientMatches(name, algorithm);
+    }
+
+    private static void ParameterGradientMatches(string name, ConvAlgorithm algorithm)
+    {
+        using var h = new Harness(algorithm);
         h.Backward();
         var p = h.Net.Parameters[name];
         var grad = p.Grad.ToArray();
         foreach (int i in Enumerable.Range(0, grad.Length).OrderByDescending(i => Math.Abs(grad[i])).Take(2))
-            AssertMatches($"dL/d{name}[{i}]", grad[i], h.CentralDifference(p.Value, i, 1e-2f));
+            AssertMatches($"{algorithm}: dL/d{name}[{i}]", grad[i], h.CentralDifference(p.Value, i, 1e-2f));
     }
 
     [Fact]

@@ -172,11 +172,12 @@ public class ObjectiveTests
     }
 
     [Theory]
-    [InlineData(1, false)]
-    [InlineData(3, true)]
-    public void SteadyStateTrainingStepAllocatesNothing(int order, bool encoder)
+    [InlineData(1, false, ConvAlgorithm.Direct)]
+    [InlineData(3, true, ConvAlgorithm.Direct)]
+    [InlineData(1, false, ConvAlgorithm.Auto)]
+    public void SteadyStateTrainingStepAllocatesNothing(int order, bool encoder, ConvAlgorithm algorithm)
     {
-        using var b = new CpuBackend(2);
+        using var b = new CpuBackend(2) { ConvAlgorithm = algorithm };
         var cfg = Tiny with { ExtraHeads = order - 1, Dropout = 0.1 };
         using var net = new SongUNet(cfg, b);
         using var ema = new SongUNet(cfg, b);

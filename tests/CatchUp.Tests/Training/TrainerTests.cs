@@ -30,15 +30,53 @@ public class TrainerTests : IDisposable
         CheckpointEvery = 4, LogEvery = 1, SampleEvery = 1000, Seed = 21, Threads = 2,
     };
 
-    private string Train(TrainingOptions o, string name, long? stopAfter = null, bool resume = false)
+    private string Train(TrainingOptions o, string name, long? stopAfter = null, bool resume = false,
+        ConvAlgorithm conv = ConvAlgorithm.Direct, string? plan = null, Action<ConvPlan>? inspect = null)
     {
         string run = Path.Combine(_dir, name);
         Directory.CreateDirectory(run);
-        using var backend = new CpuBackend(o.Threads);
+        using var backend = new CpuBackend(o.Threads) { ConvAlgorithm = conv };
+        if (plan is not null) backend.ConvPlan.Load(plan);
         using var trainer = new Trainer(o, backend, Synthetic(), run);
         if (resume) trainer.Resume();
         trainer.Run(TextWriter.Null, stopAfter);
+        inspect?.Invoke(backend.ConvPlan);
         return run;
+    }
+
+    [Fact]
+    public void AutoConvPlanIsRecordedInTheCheckpointAndReusedOnResume()
+    {
+        var o = Options(new ObjectiveOptions { Order = 1 });
+        string split = Train(o, "split", stopAfter: 4, conv: ConvAlgorithm.Auto);
+        string recorded = SafetensorsFile.Read(Checkpoint.PathIn(split)).Metadata["conv_plan"];
+        // every 3x3 shape of the tiny network (8x8, 4x4, 2x2 maps) has a concrete choice
+        Assert.Contains("@8x8=", recorded);
+        Assert.Contains("@2x2=", recorded);
+        Assert.DoesNotContain("auto", recorded);
+        ConvPlan? resumed = null;
+        Train(o, "split", resume: true, conv: ConvAlgorithm.Auto, inspect: p => resumed = p);
+        // resumed with the recorded choices (nothing measured again) ...
+        Assert.Equal(recorded, resumed!.Serialize());
+        Assert.All(resumed.Entries, e => Assert.Empty(e.Choice.Candidates));
+        Assert.Equal(recorded, SafetensorsFile.Read(Checkpoint.PathIn(split)).Metadata["conv_plan"]);
+        // ... so it ends bit-identical to an uninterrupted run computing with the same choices
+        string straight = Train(o, "straight", plan: recorded);
+        var a = Weights(straight);
+        var b = Weights(split);
+        foreach (var key in a.Keys) Assert.True(a[key].SequenceEqual(b[key]), $"{key} differs after resume");
+    }
+
+    [Fact]
+    public void ConvPlanRoundTripsAndRefusesMalformedEntries()
+    {
+        var plan = new ConvPlan();
+        plan.Load("64->64@28x28=winograd4;128->64@7x7=direct/winograd2/direct");
+        Assert.Equal("64->64@28x28=winograd4;128->64@7x7=direct/winograd2/direct", plan.Serialize());
+        var e = plan.Entries.Last().Choice;
+        Assert.Equal((ConvAlgorithm.Direct, ConvAlgorithm.Winograd2, ConvAlgorithm.Direct), (e.Forward, e.Data, e.Weight));
+        foreach (var bad in new[] { "64->64@28x28", "64->64@28x28=auto", "64->64@28=direct", "64->64@28x28=fast", "1->1@1x1=direct/direct" })
+            Assert.Throws<FormatException>(() => new ConvPlan().Load(bad));
     }
 
     private static Dictionary<string, float[]> Weights(string run) =>

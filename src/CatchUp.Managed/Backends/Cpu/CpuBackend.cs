@@ -82,9 +82,29 @@ public sealed unsafe class CpuBackend : IBackend
     public void Silu(Tensor x, Tensor y) => ElementwiseKernels.Silu(_pool, x, y);
     public void SiluBackward(Tensor x, Tensor dy, Tensor dx) => ElementwiseKernels.SiluBackward(_pool, x, dy, dx);
 
-    public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y) => Conv2dKernels.Forward(_pool, x, w, bias, y);
+    /// <summary>How 3x3 convolutions are computed (1x1 ones are always direct); <see cref="ConvPlan"/> resolves
+    /// <see cref="ConvAlgorithm.Auto"/> per layer shape.</summary>
+    public ConvAlgorithm ConvAlgorithm { get => ConvPlan.Requested; set => ConvPlan.Requested = value; }
+
+    /// <summary>The CPU backend behind <paramref name="backend"/> (through a profiling decorator), or null.</summary>
+    public static CpuBackend? Find(IBackend backend) => backend switch
+    {
+        CpuBackend c => c,
+        ProfilingBackend p => Find(p.Inner),
+        _ => null,
+    };
+
+    /// <summary>The algorithm chosen for each 3x3 convolution shape seen (or loaded from a checkpoint).</summary>
+    public ConvPlan ConvPlan { get; } = new();
+
+    public void Conv2dForward(Tensor x, Tensor w, Tensor? bias, Tensor y)
+        => Conv2dKernels.Forward(_pool, x, w, bias, y, ConvPlan.Resolve(this, x, w).Forward);
+
     public void Conv2dBackward(Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
-        => Conv2dKernels.Backward(_pool, x, w, dy, dx, dw, dbias);
+    {
+        var c = ConvPlan.Resolve(this, x, w);
+        Conv2dKernels.Backward(_pool, x, w, dy, dx, dw, dbias, c.Data, c.Weight);
+    }
 
     public void AvgPool2x(Tensor x, Tensor y) => ResampleKernels.AvgPool2x(_pool, x, y);
     public void AvgPool2xBackward(Tensor dy, Tensor dx) => ResampleKernels.AvgPool2xBackward(_pool, dy, dx);

@@ -167,13 +167,18 @@ internal static unsafe class Conv2dKernels
     private static int ChannelsPerPanel(in Geo g, int tw) => Math.Max(1, PanelBytes / (4 * (tw + (g.K - 1) * (g.Wp + 1))));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y)
+    public static void Forward(WorkerPool pool, Tensor x, Tensor w, Tensor? bias, Tensor y, ConvAlgorithm algorithm = ConvAlgorithm.Direct)
     {
         var g = new Geo(x, w);
         g.CheckOut(y, "output");
         if (bias != null && bias.Length != g.Cout) throw new ArgumentException($"conv2d bias {bias.ShapeString} for {g.Cout} output channels");
         if (g.N == 0 || g.HW == 0 || g.Cout == 0) return;
         if (g.Cin == 0) { FillBias(g, y.Ptr, bias); return; }
+        if (g.K == 3 && algorithm.WinogradTile() is int m)
+        {
+            WinogradKernels.Forward(pool, m, x.Ptr, w.Ptr, bias != null ? bias.Ptr : null, y.Ptr, g.N, g.Cin, g.Cout, g.H, g.W);
+            return;
+        }
 
         int blocks = (g.Cout + Mr - 1) / Mr, kdim = g.Cin * g.KK;
         long wpLen = (long)blocks * kdim * Mr;
@@ -332,7 +337,13 @@ internal static unsafe class Conv2dKernels
     private const long MaxVecPartialFloats = 4L << 20;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias)
+    public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias,
+        ConvAlgorithm algorithm = ConvAlgorithm.Direct) => Backward(pool, x, w, dy, dx, dw, dbias, algorithm, algorithm);
+
+    /// <summary>Backward with one algorithm for the data gradient and another for the weight and bias gradients.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Backward(WorkerPool pool, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias,
+        ConvAlgorithm data, ConvAlgorithm weight)
     {
         var g = new Geo(x, w);
         g.CheckOut(dy, "dy");
@@ -349,10 +360,28 @@ internal static unsafe class Conv2dKernels
                         dbias.Ptr[co] += TensorPrimitives.Sum(new ReadOnlySpan<float>(dy.Ptr + ((long)n * g.Cout + co) * g.HW, g.HW));
             return;
         }
+        bool weights = !BenchDataOnly;
+        int? dataM = g.K == 3 ? data.WinogradTile() : null, weightM = g.K == 3 ? weight.WinogradTile() : null;
+        if (dataM == null && weightM == null) { DirectBackward(pool, g, x, w, dy, dx, dw, dbias, weights); return; }
+        if (dx != null)
+        {
+            if (dataM is int m) WinogradKernels.Backward(pool, m, x.Ptr, w.Ptr, dy.Ptr, dx.Ptr, null, null, g.N, g.Cin, g.Cout, g.H, g.W, weights: false);
+            else DirectBackward(pool, g, x, w, dy, dx, dw, dbias, weights: false);
+        }
+        if (!weights) return;
+        if (weightM is int mw)
+            WinogradKernels.Backward(pool, mw, x.Ptr, w.Ptr, dy.Ptr, null, dw.Ptr, dbias != null ? dbias.Ptr : null, g.N, g.Cin, g.Cout, g.H, g.W);
+        else DirectBackward(pool, g, x, w, dy, null, dw, dbias, weights: true);
+    }
+
+    /// <summary>The direct backward: dx when given, and dw/dbias when <paramref name="weights"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DirectBackward(WorkerPool pool, in Geo g, Tensor x, Tensor w, Tensor dy, Tensor? dx, Tensor dw, Tensor? dbias, bool weights)
+    {
 
         int ncol = g.Cin * g.KK, kdimB = g.Cout * g.KK;
         int ciBlocks = dx != null ? (g.Cin + Mr - 1) / Mr : 0;
-        int coBlocks = BenchDataOnly ? 0 : (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
+        int coBlocks = !weights ? 0 : (g.Cout + ConvMicroKernels.WgtRows - 1) / ConvMicroKernels.WgtRows;
         int chunks = Math.Min(g.N, MaxChunks);
         long partialStride = ((long)g.Cout * ncol + g.Cout + 15) & ~15L;
         long wpLen = (long)ciBlocks * kdimB * Mr;
@@ -401,10 +430,10 @@ internal static unsafe class Conv2dKernels
         {
             G = g, Simd = Simd, X = x.Ptr, Dy = dy.Ptr, Dx = dx != null ? dx.Ptr : null, WpT = wpT, Partials = partials,
             OffsB = offsB, ColOff = colOff, Scratch = scratch, Chunks = chunks, Parts = parts, Group = group,
-            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null && !BenchDataOnly, VecPartials = vecPartials,
+            CiBlocks = ciBlocks, CoBlocks = coBlocks, PartialStride = partialStride, WantBias = dbias != null && weights, VecPartials = vecPartials,
         };
         pool.For(chunks * parts, ref job);
-        if (BenchDataOnly) return;
+        if (!weights) return;
 
         // deterministic reduction of the chunk partials, in chunk order
         long wl = (long)g.Cout * ncol;
