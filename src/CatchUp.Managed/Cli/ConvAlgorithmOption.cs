@@ -9,8 +9,10 @@ internal static class ConvAlgorithmOption
 {
     public static Option<string> Create() => new("--conv-algorithm")
     {
-        Description = "3x3 convolutions on the CPU: auto (fastest accurate one per layer shape, measured at start-up), direct, winograd2, winograd4",
-        DefaultValueFactory = _ => "auto",
+        Description = "3x3 convolutions on the CPU: direct (default), winograd2, winograd4, or auto (fastest accurate one per layer shape, measured at start-up; one process only)",
+        // Not auto by default: a timing-based choice differs from run to run and from rank to rank, which would break
+        // bit-for-bit repeatability and the data-parallel equivalence until the ranks share rank 0's plan.
+        DefaultValueFactory = _ => "direct",
     };
 
     public static ConvAlgorithm Parse(string value)
