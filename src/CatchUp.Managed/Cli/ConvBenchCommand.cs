@@ -53,21 +53,8 @@ internal static class ConvBenchCommand
         var rng = new Random(7);
         foreach (var (s, calls) in shapes)
         {
-            Tensor T(params int[] shape)
-            {
-                var tensor = be.Allocate(shape);
-                var span = tensor.Span;
-                for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() * 2 - 1);
-                return tensor;
-            }
-            using var x = T(batch, s.Cin, s.H, s.W);
-            using var w = T(s.Cout, s.Cin, 3, 3);
-            using var b = T(s.Cout);
-            using var y = T(batch, s.Cout, s.H, s.W);
-            using var dy = T(batch, s.Cout, s.H, s.W);
-            using var dx = T(batch, s.Cin, s.H, s.W);
-            using var dw = T(s.Cout, s.Cin, 3, 3);
-            using var db = T(s.Cout);
+            using var ws = new ConvWorkspace(be, s, batch, rng);
+            var (x, w, b, y, dy, dx, dw, db) = (ws.X, ws.W, ws.B, ws.Y, ws.Dy, ws.Dx, ws.Dw, ws.Db);
             var ms = new double[Algorithms.Length, 3, rounds];
             for (int r = -1; r < rounds; r++)
                 for (int a = 0; a < Algorithms.Length; a++)

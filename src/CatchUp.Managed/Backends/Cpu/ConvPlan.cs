@@ -137,22 +137,8 @@ public sealed class ConvPlan
     public static ConvChoice Tune(CpuBackend be, ConvShape s, int batch, int rounds)
     {
         var pool = be.Pool;
-        var rng = new Random(1234);
-        Tensor T(params int[] shape)
-        {
-            var t = be.Allocate(shape);
-            var span = t.Span;
-            for (int i = 0; i < span.Length; i++) span[i] = (float)(rng.NextDouble() * 2 - 1);
-            return t;
-        }
-        using var x = T(batch, s.Cin, s.H, s.W);
-        using var w = T(s.Cout, s.Cin, 3, 3);
-        using var b = T(s.Cout);
-        using var y = T(batch, s.Cout, s.H, s.W);
-        using var dy = T(batch, s.Cout, s.H, s.W);
-        using var dx = T(batch, s.Cin, s.H, s.W);
-        using var dw = T(s.Cout, s.Cin, 3, 3);
-        using var db = T(s.Cout);
+        using var ws = new ConvWorkspace(be, s, batch, new Random(1234));
+        var (x, w, b, y, dy, dx, dw, db) = (ws.X, ws.W, ws.B, ws.Y, ws.Dy, ws.Dx, ws.Dw, ws.Db);
 
         // accuracy: the forward on the first sample against float64
         using var x1 = be.Allocate([1, s.Cin, s.H, s.W]);
