@@ -7,6 +7,7 @@ using CatchUp.Diagnostics;
 using CatchUp.Distributed;
 using CatchUp.IO;
 using CatchUp.Models;
+using CatchUp.Sampling;
 using CatchUp.Models.Adm;
 using CatchUp.Nn;
 using CatchUp.Objectives;
@@ -48,20 +49,13 @@ internal static class BenchCommand
 
     private static BenchNet CreateBenchNet(string model, IBackend backend, int batch, ulong seed)
     {
-        if (model == "imagenet64-paper" || (File.Exists(model) && AdmConfigJson.IsAdm(ConfigFile.ReadText(model))))
-        {
-            var adm = model == "imagenet64-paper" ? AdmUNetConfig.ImageNet64Paper : AdmUNetConfig.Load(model);
-            var net = new AdmUNet(adm, backend);
-            int[]? labels = adm.ClassCond
-                ? Enumerable.Range(0, batch).Select(i => (int)(CounterRng.Uniform(seed + 4, (ulong)i) * adm.NumClasses)).ToArray()
-                : null;
-            return new BenchNet(net.Parameters, adm.InChannels, adm.OutChannels, adm.ImageSize,
-                (x, t, mode) => net.Forward(x, t, labels, mode, computeHeads: false).V, dv => net.Backward(dv), net);
-        }
-        var config = ModelLoading.LoadConfig(model);
-        var song = new SongUNet(config, backend);
-        return new BenchNet(song.Parameters, config.InChannels, config.OutChannels, config.ImgResolution,
-            (x, t, mode) => song.Forward(x, t, mode, computeHeads: false).V, dv => song.Backward(dv), song);
+        var config = ModelLoading.LoadModel(model);
+        var net = config.Build(backend);
+        int[]? labels = config.ClassCount > 0
+            ? Enumerable.Range(0, batch).Select(i => (int)(CounterRng.Uniform(seed + 4, (ulong)i) * config.ClassCount)).ToArray()
+            : null;
+        return new BenchNet(net.Parameters, config.InChannels, config.OutChannels, config.Resolution,
+            (x, t, mode) => net.Forward(x, t, labels, mode, computeHeads: false).V, dv => net.Backward(dv), net);
     }
 
     private static int RunUnet(string model, int batch, int threads, int steps, ulong seed, bool profile, string device, string convAlgorithm)
@@ -162,14 +156,14 @@ internal static class BenchCommand
             };
             int order = r.GetValue(rk) switch { 12 => 1, 23 => 2, 34 => 3, var k => throw new CliUsageException($"--rk {k}: expected 12, 23 or 34") };
             var options = new ObjectiveOptions { Kind = kind, Order = order, Encoder = r.GetValue(encoder) };
-            var config = ModelLoading.LoadConfig(r.GetValue(model)!);
+            var config = ModelLoading.LoadModel(r.GetValue(model)!);
             return DistributedOption.Run(r.GetValue(distributed)!, comm => RunTrainStep(config, options, r.GetValue(batch), r.GetValue(threads),
                 r.GetValue(steps), r.GetValue(profile), r.GetValue(device)!, comm, r.GetValue(convAlgorithm)!));
         }));
         return command;
     }
 
-    private static int RunTrainStep(SongUNetConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile, string device,
+    private static int RunTrainStep(IVelocityModelConfig config, ObjectiveOptions options, int batch, int threads, int steps, bool profile, string device,
         ICommunicator comm, string convAlgorithm)
     {
         if (batch < 1 || threads < 1 || steps < 1) throw new CliUsageException("--batch, --threads and --steps must be at least 1");
@@ -179,9 +173,9 @@ internal static class BenchCommand
         using var device0 = DeviceOption.Open(device, threads, comm, convAlgorithm);
         var profiler = profile ? new ProfilingBackend(device0) : null;
         IBackend backend = profiler ?? device0;
-        config = config with { ExtraHeads = Math.Max(config.ExtraHeads, options.ExtraHeads) };
-        using var net = new SongUNet(config, backend);
-        using var ema = new SongUNet(config, backend);
+        if (config.ExtraHeads < options.ExtraHeads) config = config.WithExtraHeads(options.ExtraHeads);
+        using var net = config.Build(backend);
+        using var ema = config.Build(backend);
         net.Parameters.Initialize(1);
         using var encoder = options.UsesEncoder ? new NoiseEncoder(config, backend) : null;
         encoder?.Network.Parameters.Initialize(2);
@@ -190,8 +184,9 @@ internal static class BenchCommand
         using var adam = new AdamOptimizer(backend, trainable);
         var emaTracker = new EmaTracker(backend, net.Parameters, ema.Parameters, 0.999f, 0);
         var reducer = new GradientAllreducer(comm, backend, trainable);
-        int r = config.ImgResolution;
+        int r = config.Resolution;
         var data = RandomNormal(batch * config.InChannels * r * r, 5);
+        int[]? labels = config.ClassCount > 0 ? SampleGenerator.ClassLabels(batch, config.ClassCount)[(comm.Rank * localBatch)..((comm.Rank + 1) * localBatch)] : null;
         for (int i = 0; i < data.Length; i++) data[i] = Math.Clamp(data[i] * 0.5f, -1f, 1f);
         int sample = config.InChannels * r * r;
         var local = data.AsSpan(comm.Rank * localBatch * sample, localBatch * sample).ToArray();
@@ -207,7 +202,7 @@ internal static class BenchCommand
             backend.Upload(local, x0);
             net.Parameters.ZeroGrad();
             encoder?.Network.Parameters.ZeroGrad();
-            objective.Step(x0, i, steps + 1, 1, comm.Rank * (long)localBatch);
+            objective.Step(x0, labels, i, steps + 1, 1, comm.Rank * (long)localBatch);
             backend.Synchronize();
             long computed = Stopwatch.GetTimestamp();
             reducer.Average();

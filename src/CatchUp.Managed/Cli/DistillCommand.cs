@@ -6,6 +6,7 @@ using CatchUp.Distillation;
 using CatchUp.Imaging;
 using CatchUp.IO;
 using CatchUp.Models;
+using CatchUp.Sampling;
 using CatchUp.Nn;
 using CatchUp.Objectives;
 using CatchUp.Tensors;
@@ -49,9 +50,9 @@ internal static class DistillCommand
         var model = ema.Config;
 
         using var backend = DeviceOption.Open(device, threads);
-        using var teacher = new SongUNet(model, backend);
-        using var student = new SongUNet(model, backend);
-        using var studentEma = new SongUNet(model, backend);
+        using var teacher = model.Build(backend);
+        using var student = model.Build(backend);
+        using var studentEma = model.Build(backend);
         foreach (var net in new[] { teacher, student, studentEma }) StateDict.Load(net.Parameters, ema.Weights, ema.Source);
 
         var distiller = new OneStepDistiller(student, studentEma, o);
@@ -92,16 +93,17 @@ internal static class DistillCommand
         return 0;
     }
 
-    private static void WriteOneStepGrid(SongUNet net, IBackend b, DistillOptions o, string path)
+    private static void WriteOneStepGrid(IVelocityNetwork net, IBackend b, DistillOptions o, string path)
     {
-        var cfg = net.Config;
-        int n = 64, r = cfg.ImgResolution;
+        var cfg = net.ModelConfig;
+        int n = 64, r = cfg.Resolution;
+        int[]? labels = cfg.ClassCount > 0 ? SampleGenerator.ClassLabels(n, Trainer.GridClasses(cfg.ClassCount, n)) : null;
         var noise = new float[n * cfg.InChannels * r * r];
         StepRandomness.FillNormal(CounterRng.Hash(o.Seed, 0x9A1DUL), noise);
         using var z = b.FromArray(noise, n, cfg.InChannels, r, r);
         using var t = b.Allocate([n]);
         b.Fill(t, 1f);
-        var v = net.Forward(z, t, ForwardMode.Inference, computeHeads: false).V;
+        var v = net.Forward(z, t, labels, ForwardMode.Inference, computeHeads: false).V;
         b.Axpby(-1f, v, 1f, z);
         ImageGrid.WritePng(path, new HostTensor(z.Shape.ToArray(), z.ToArray()));
     }

@@ -38,7 +38,7 @@ internal static class ImportCommand
             var result = RunImporter.Import(request);
             var m = result.Options.Model;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"imported {request.FlowPath} -> {request.OutDir}: SongUNet C={m.ModelChannels} mult [{string.Join(",", m.ChannelMult)}], " +
+                $"imported {request.FlowPath} -> {request.OutDir}: {m.Describe()}, " +
                 $"{m.ExtraHeads} extra head(s), {(result.Options.EncoderModel is null ? "no encoder" : "encoder")}, iteration {result.Iteration}, " +
                 $"Adam moments {(result.AdamMoments ? "imported" : "zero")}"));
             foreach (var note in result.Notes) Console.WriteLine($"note: {note}");

@@ -6,7 +6,7 @@ using CatchUp.Training;
 namespace CatchUp.Cli;
 
 /// <summary>A model config with the weights to load into it; <see cref="Source"/> names the file for error messages.</summary>
-internal sealed record LoadedModel(SongUNetConfig Config, IReadOnlyDictionary<string, HostTensor> Weights, string Source);
+internal sealed record LoadedModel(IVelocityModelConfig Config, IReadOnlyDictionary<string, HostTensor> Weights, string Source);
 
 internal static class ModelLoading
 {
@@ -19,15 +19,20 @@ internal static class ModelLoading
         _ => throw new CliUsageException($"model config '{modelArgument}' not found (give a JSON file, or mnist-paper / cifar10-paper)"),
     };
 
+    /// <summary>A velocity-model config path (SongUNet, or ADM with <c>"unet_type": "adm"</c>), or a preset name.</summary>
+    public static IVelocityModelConfig LoadModel(string modelArgument) => VelocityModels.Preset(modelArgument) ?? (File.Exists(modelArgument)
+        ? VelocityModels.Load(modelArgument)
+        : throw new CliUsageException($"model config '{modelArgument}' not found (give a JSON file, or one of {string.Join(", ", VelocityModels.PresetNames)})"));
+
     /// <summary>A config and weights with reference names (<c>catchup velocity</c>, <c>catchup sample</c>): the weights'
     /// extra heads (heads.0, heads.1) are added to a config that declares none.</summary>
     public static LoadedModel LoadReference(string modelArgument, string weightsPath)
     {
-        var config = LoadConfig(modelArgument);
+        var config = LoadModel(modelArgument);
         var weights = SafetensorsFile.Read(weightsPath);
-        int heads = StateDict.CountHeads(weights.Tensors.Keys);
-        if (heads > 2) throw new InvalidDataFileException(weightsPath, $"holds {heads} extra heads; at most 2 (heads.0, heads.1) are supported");
-        if (config.ExtraHeads == 0 && heads > 0) config = config with { ExtraHeads = heads };
+        int heads = StateDict.CountHeads(weights.Tensors.Keys, config.HeadKeyPrefix);
+        if (heads > 2) throw new InvalidDataFileException(weightsPath, $"holds {heads} extra heads; at most 2 ({config.HeadKeyPrefix}0, {config.HeadKeyPrefix}1) are supported");
+        if (config.ExtraHeads == 0 && heads > 0) config = config.WithExtraHeads(heads);
         return new LoadedModel(config, weights.Tensors, weightsPath);
     }
 

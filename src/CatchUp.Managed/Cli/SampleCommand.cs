@@ -23,6 +23,8 @@ internal static class SampleCommand
         ulong Seed, string? Noise, double Rtol, double Atol, int Threads, string Out, bool Png, bool SaveTrajectory, string Device, string Distributed)
     {
         public string ConvAlgorithm { get; init; } = "auto";
+        public int? Class { get; init; }
+        public string? Labels { get; init; }
     }
 
     public static Command Create()
@@ -44,19 +46,21 @@ internal static class SampleCommand
         var outDir = new Option<string>("--out") { Description = "Output directory", Required = true };
         var png = new Option<bool>("--png") { Description = "Also write images/00000.png, ... (one per image)" };
         var trajectory = new Option<bool>("--save-trajectory") { Description = "Write trajectory.safetensors (z and x0_hat of every step) and the straightness" };
+        var classOption = new Option<int?>("--class") { Description = "Class-conditional models: every image of class K (default: classes cycled over the images)" };
+        var labels = new Option<string>("--labels") { Description = "Class-conditional models: safetensors with y [count] int64, one class per image" };
         var device = DeviceOption.Create();
         var convAlgorithm = ConvAlgorithmOption.Create();
         var distributed = DistributedOption.Create();
         var command = new Command("sample", "Generate images: integrate dz/dt = v(z, t) from noise at t = 1 to t = 0")
         {
             run, noEma, model, weights, solver, nfe, head, count, batch, seed, noise, rtol, atol, threads, outDir, png, trajectory, device, distributed,
-            convAlgorithm,
+            convAlgorithm, classOption, labels,
         };
         command.SetAction(r => CliApp.Guard(() => Run(new Request(
             r.GetValue(run), r.GetValue(noEma), r.GetValue(model), r.GetValue(weights), r.GetValue(solver)!, r.GetValue(nfe), r.GetValue(head),
             r.GetValue(count), r.GetValue(batch), r.GetValue(seed), r.GetValue(noise), r.GetValue(rtol), r.GetValue(atol), r.GetValue(threads),
             r.GetValue(outDir)!, r.GetValue(png), r.GetValue(trajectory), r.GetValue(device)!, r.GetValue(distributed)!)
-        { ConvAlgorithm = r.GetValue(convAlgorithm)! })));
+        { ConvAlgorithm = r.GetValue(convAlgorithm)!, Class = r.GetValue(classOption), Labels = r.GetValue(labels) })));
         return command;
     }
 
@@ -69,15 +73,17 @@ internal static class SampleCommand
         var log = comm.IsRoot ? Console.Out : TextWriter.Null;
         var (loaded, dataset) = LoadModel(q);
         var cfg = loaded.Config;
-        int c = cfg.InChannels, r = cfg.ImgResolution;
+        int c = cfg.InChannels, r = cfg.Resolution;
         // One process draws all the noise; each rank of several draws only its batches' images.
         var (noise, count) = q.Noise is not null ? ReadNoise(q.Noise, c, r)
             : comm.Size == 1 ? (SampleGenerator.Noise(q.Seed, q.Count, c, r, r), q.Count) : ([], q.Count);
         if (q.SaveTrajectory && q.Solver == "rk45" && q.Batch < count)
             throw new CliUsageException($"--save-trajectory with rk45 needs one batch (--batch >= {count}): its step sizes differ from batch to batch");
 
+        int[]? labels = ClassLabels(q, cfg, count);
+
         using var backend = DeviceOption.Open(q.Device, q.Threads, comm, q.ConvAlgorithm);
-        using var net = new SongUNet(cfg, backend);
+        using var net = cfg.Build(backend);
         StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
         if (q.Head > net.HeadCount + 1)
             throw new CliUsageException($"--head {q.Head}: {loaded.Source} has {NetworkVelocityField.HeadOptions(net)}");
@@ -85,7 +91,8 @@ internal static class SampleCommand
         int nfe = q.Nfe ?? 0;
         if (q.Solver == "rk45" && q.Nfe is not null) log.WriteLine($"rk45 chooses its own steps: --nfe {q.Nfe} is ignored");
         log.WriteLine($"sample: {count} images of {c}x{r}x{r} with {q.Solver}{(q.Solver == "rk45" ? $" (rtol {q.Rtol:G3}, atol {q.Atol:G3})" : $" NFE {nfe}")}, head {q.Head}, batch {q.Batch}, {q.Threads} threads" +
-            (comm.Size > 1 ? $" x {comm.Size} ranks ({comm.Name})" : ""));
+            (comm.Size > 1 ? $" x {comm.Size} ranks ({comm.Name})" : "") +
+            (labels is null ? "" : q.Class is int k ? $", class {k}" : q.Labels is not null ? $", classes from {q.Labels}" : $", classes 0..{cfg.ClassCount - 1} cycled"));
         var clock = Stopwatch.StartNew();
         var progress = new ProgressPrinter(count, clock, log);
         GeneratedSamples samples;
@@ -97,14 +104,14 @@ internal static class SampleCommand
                 float[] fileNoise = noise;
                 float[] NoiseFor(int first, int m) => q.Noise is null ? SampleGenerator.Noise(q.Seed, first, m, c, r, r)
                     : fileNoise.AsSpan(first * c * r * r, m * c * r * r).ToArray();
-                var gathered = DistributedSampling.Generate(comm, net, q.Solver, nfe, q.Head, NoiseFor, count, q.Batch, settings, progress);
+                var gathered = DistributedSampling.Generate(comm, net, q.Solver, nfe, q.Head, NoiseFor, count, q.Batch, settings, progress, labels);
                 if (gathered is null) return 0;   // rank 0 writes the outputs
                 samples = gathered;
             }
             else if (q.SaveTrajectory)
-                (samples, trajectory) = SampleGenerator.GenerateWithTrajectory(net, q.Solver, nfe, q.Head, noise, count, q.Batch, settings, progress);
+                (samples, trajectory) = SampleGenerator.GenerateWithTrajectory(net, q.Solver, nfe, q.Head, noise, count, q.Batch, settings, progress, labels);
             else
-                samples = SampleGenerator.Generate(net, q.Solver, nfe, q.Head, noise, count, q.Batch, settings, progress);
+                samples = SampleGenerator.Generate(net, q.Solver, nfe, q.Head, noise, count, q.Batch, settings, progress, labels);
         }
         catch (InvalidOperationException e)
         {
@@ -113,7 +120,7 @@ internal static class SampleCommand
         double seconds = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"NFE used: {samples.MeanNfe:G6} per image; {count} images in {seconds:F1} s ({count / Math.Max(seconds, 1e-9):F2} images/s)");
 
-        WriteOutputs(q, loaded, dataset, samples, trajectory, seconds);
+        WriteOutputs(q, loaded, dataset, samples, labels, trajectory, seconds);
         if (q.Run is not null)
             NextStep.Print("score the run at 1, 4 and 16 steps", "eval", "--run", NextStep.Dir(q.Run), "--nfe", "1,4,16", "--count", "2000");
         else
@@ -143,6 +150,23 @@ internal static class SampleCommand
         return settings;
     }
 
+    /// <summary>The images' classes for a class-conditional model: <c>--class K</c>, <c>--labels</c>, or classes cycled.</summary>
+    private static int[]? ClassLabels(Request q, IVelocityModelConfig cfg, int count)
+    {
+        if (q.Class is not null && q.Labels is not null) throw new CliUsageException("give --class or --labels, not both");
+        if (cfg.ClassCount == 0)
+        {
+            if (q.Class is not null || q.Labels is not null) throw new CliUsageException("--class and --labels need a class-conditional model (label_dim / class_cond); this one is unconditional");
+            return null;
+        }
+        if (q.Class is int k)
+        {
+            if (k < 0 || k >= cfg.ClassCount) throw new CliUsageException($"--class {k}: the model has classes 0..{cfg.ClassCount - 1}");
+            return Enumerable.Repeat(k, count).ToArray();
+        }
+        return q.Labels is not null ? LabelsFile.Read(q.Labels, count, cfg.ClassCount) : SampleGenerator.ClassLabels(count, cfg.ClassCount);
+    }
+
     private static (LoadedModel Model, string? Dataset) LoadModel(Request q)
     {
         if (q.Run is null) return (ModelLoading.LoadReference(q.Model!, q.Weights!), null);
@@ -162,7 +186,7 @@ internal static class SampleCommand
         return (z.Data, z.Shape[0]);
     }
 
-    private static void WriteOutputs(Request q, LoadedModel loaded, string? dataset, GeneratedSamples s, SampledTrajectory? trajectory, double seconds)
+    private static void WriteOutputs(Request q, LoadedModel loaded, string? dataset, GeneratedSamples s, int[]? labels, SampledTrajectory? trajectory, double seconds)
     {
         Directory.CreateDirectory(q.Out);
         int[] imageShape = [s.Count, s.Channels, s.Height, s.Width];
@@ -179,14 +203,17 @@ internal static class SampleCommand
         // Straightness rides along in the samples' metadata, so `catchup eval` reports it beside the scores.
         double? straightness = trajectory?.Straightness;
         if (straightness is double st) metadata["straightness"] = st.ToString("R", CultureInfo.InvariantCulture);
-        SafetensorsFile.Write(Path.Combine(q.Out, "samples.safetensors"), new Dictionary<string, HostTensor> { ["x"] = new(imageShape, s.X) }, metadata);
-        var written = new List<string> { "samples.safetensors" };
+        var tensors = new Dictionary<string, HostTensor> { ["x"] = new(imageShape, s.X) };
+        if (labels is not null) tensors["y"] = new HostTensor([labels.Length], Array.ConvertAll(labels, l => (float)l)) { DType = "I64" };
+        SafetensorsFile.Write(Path.Combine(q.Out, "samples.safetensors"), tensors, metadata);
+        var written = new List<string> { labels is null ? "samples.safetensors" : "samples.safetensors (x, y)" };
 
         if (s.Channels is 1 or 3)
         {
             int shown = Math.Min(s.Count, GridLimit);
             ImageGrid.WritePng(Path.Combine(q.Out, "grid.png"), s.X.AsSpan(0, shown * s.Channels * s.Height * s.Width), shown, s.Channels, s.Height, s.Width);
             written.Add(shown < s.Count ? $"grid.png (first {shown})" : "grid.png");
+            if (labels is not null) written.Add(ClassGrids.Write(q.Out, s, labels, GridLimit));
             if (q.Png)
             {
                 WriteImages(Path.Combine(q.Out, "images"), s);

@@ -133,7 +133,7 @@ internal static class TrainCommand
         void Row(string k, string v) => table.AddRow(Markup.Escape(k), Markup.Escape(v));
         Row("objective", o.Objective.Describe() + (o.Objective.Kind == ObjectiveKind.Cud ? $" (step size {o.Objective.StepSize}, teacher {o.Objective.Teacher})".ToLowerInvariant() : ""));
         Row("data", $"{o.Dataset}: {data.Count} images {data.Channels}x{data.Height}x{data.Width} ({data.Source})");
-        Row("network", $"SongUNet C={o.Model.ModelChannels} mult [{string.Join(",", o.Model.ChannelMult)}] NB={o.Model.NumBlocks}, {trainer.Network.Parameters.ElementCount:N0} parameters");
+        Row("network", $"{o.Model.Describe()}, {trainer.Network.Parameters.ElementCount:N0} parameters");
         Row("schedule", $"{o.Iterations} iterations, batch {o.Batch}, {o.Optimizer} lr {o.LearningRate:G3} (warm-up {o.Warmup}), EMA {o.EmaDecay} from {o.EmaStart}");
         Row("device", device);
         if (Backends.Cpu.ConvPlan.Of(trainer.Backend) is { } plan)

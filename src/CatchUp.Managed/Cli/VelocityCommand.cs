@@ -14,7 +14,7 @@ internal static class VelocityCommand
     {
         var model = new Option<string>("--model") { Description = "Model config JSON (reference keys; \"unet_type\": \"adm\" for an ADM UNetModel)", Required = true };
         var weights = new Option<string>("--weights") { Description = "Weights (safetensors, reference parameter names)", Required = true };
-        var input = new Option<string>("--input") { Description = "safetensors with x [B,C,H,W] and t [B] (float32), and y [B] (int64 class indices) for a class-conditional ADM model", Required = true };
+        var input = new Option<string>("--input") { Description = "safetensors with x [B,C,H,W] and t [B] (float32), and y [B] (int64 class indices) for a class-conditional model", Required = true };
         var output = new Option<string>("--output") { Description = "safetensors to write: v, features, and head2/head3 when the weights hold heads", Required = true };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var device = DeviceOption.Create();
@@ -28,49 +28,30 @@ internal static class VelocityCommand
     private static int Run(string modelPath, string weightsPath, string inputPath, string outputPath, int threads, string device, string convAlgorithm)
     {
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
-        if (File.Exists(modelPath) && AdmConfigJson.IsAdm(ConfigFile.ReadText(modelPath)))
-            return RunAdm(AdmUNetConfig.Load(modelPath), weightsPath, inputPath, outputPath, threads, device);
         var (config, weights, _) = ModelLoading.LoadReference(modelPath, weightsPath);
         var io = SafetensorsFile.Read(inputPath);
-        var (x, t) = ReadInputs(io, inputPath, config.InChannels, config.ImgResolution);
+        var (x, t) = ReadInputs(io, inputPath, config.InChannels, config.Resolution);
+        int[]? labels = ReadLabels(io, inputPath, config, x.Shape[0]);
 
         using var backend = DeviceOption.Open(device, threads, convAlgorithm: convAlgorithm);
-        using var net = new SongUNet(config, backend);
+        using var net = config.Build(backend);
         StateDict.Load(net.Parameters, weights, weightsPath);
-        using var xs = backend.FromArray(x.Data, x.Shape);
-        using var ts = backend.FromArray(t.Data, t.Shape);
-        WriteOutputs(outputPath, net.Forward(xs, ts, ForwardMode.Inference));
-        return 0;
-    }
-
-    /// <summary>An ADM UNetModel ("unet_type": "adm"), called as the reference calls it: model(x, t, y).</summary>
-    private static int RunAdm(AdmUNetConfig config, string weightsPath, string inputPath, string outputPath, int threads, string device)
-    {
-        var weights = SafetensorsFile.Read(weightsPath);
-        var io = SafetensorsFile.Read(inputPath);
-        var (x, t) = ReadInputs(io, inputPath, config.InChannels, config.ImageSize);
-        int[]? labels = null;
-        bool hasY = io.Tensors.TryGetValue("y", out var y);
-        if (config.ClassCond && !hasY)
-            throw new InvalidDataFileException(inputPath, $"tensor 'y' is missing: the model is class-conditional (class_cond true) and needs y [{x.Shape[0]}] int64 class indices");
-        if (!config.ClassCond && hasY)
-            throw new InvalidDataFileException(inputPath, "holds tensor 'y' but the model is unconditional (class_cond false): give no class labels");
-        if (y is not null)
-        {
-            if (!y.IsInteger || y.Rank != 1 || y.Shape[0] != x.Shape[0])
-                throw new InvalidDataFileException(inputPath, $"tensor 'y' must be int64 of shape [{x.Shape[0]}], got {y.DType} {HostTensor.FormatShape(y.Shape)}");
-            int bad = Array.FindIndex(y.Data, v => !(v >= 0 && v < config.NumClasses));
-            if (bad >= 0) throw new InvalidDataFileException(inputPath, $"tensor 'y': class {y.Data[bad]} of sample {bad} is outside [0, {config.NumClasses})");
-            labels = y.Data.Select(v => (int)v).ToArray();
-        }
-
-        using var backend = DeviceOption.Open(device, threads);
-        using var net = new AdmUNet(config, backend);
-        StateDict.Load(net.Parameters, weights.Tensors, weightsPath);
         using var xs = backend.FromArray(x.Data, x.Shape);
         using var ts = backend.FromArray(t.Data, t.Shape);
         WriteOutputs(outputPath, net.Forward(xs, ts, labels, ForwardMode.Inference));
         return 0;
+    }
+
+    /// <summary>y [B] int64 class indices: required by a class-conditional model (called as the reference calls it:
+    /// model(x, t, y)), refused by an unconditional one.</summary>
+    private static int[]? ReadLabels(SafetensorsFile io, string inputPath, IVelocityModelConfig config, int batch)
+    {
+        bool hasY = io.Tensors.TryGetValue("y", out var y);
+        if (config.ClassCount > 0 && !hasY)
+            throw new InvalidDataFileException(inputPath, $"tensor 'y' is missing: the model is class-conditional and needs y [{batch}] int64 class indices");
+        if (config.ClassCount == 0 && hasY)
+            throw new InvalidDataFileException(inputPath, "holds tensor 'y' but the model is unconditional: give no class labels");
+        return y is null ? null : LabelsFile.Check(y, inputPath, batch, config.ClassCount);
     }
 
     private static (HostTensor X, HostTensor T) ReadInputs(SafetensorsFile io, string inputPath, int channels, int r)

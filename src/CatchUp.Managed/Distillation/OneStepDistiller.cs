@@ -1,5 +1,6 @@
 using CatchUp.Backends;
 using CatchUp.Models;
+using CatchUp.Sampling;
 using CatchUp.Nn;
 using CatchUp.Objectives;
 using CatchUp.Tensors;
@@ -32,26 +33,33 @@ public sealed record DistillOptions
 public sealed class OneStepDistiller
 {
     private readonly IBackend _b;
-    private readonly SongUNet _student, _studentEma;
+    private readonly IVelocityNetwork _student, _studentEma;
     private readonly DistillOptions _o;
 
-    public OneStepDistiller(SongUNet student, SongUNet studentEma, DistillOptions options)
+    public OneStepDistiller(IVelocityNetwork student, IVelocityNetwork studentEma, DistillOptions options)
     {
         _student = student;
         _studentEma = studentEma;
         _b = student.Backend;
         _o = options;
+        int classes = student.ModelConfig.ClassCount;
+        Labels = classes > 0 ? SampleGenerator.ClassLabels(options.Count, classes) : null;
     }
+
+    /// <summary>A class-conditional model's class for each noise (classes cycled), else null.</summary>
+    public int[]? Labels { get; }
+
+    private int[]? LabelsOf(int start, int m) => Labels?[start..(start + m)];
 
     public float[] Noise { get; private set; } = [];
     /// <summary>Targets per stage: [stage][count * C*H*W].</summary>
     public float[][] Targets { get; private set; } = [];
 
     /// <summary>Runs the teacher's Euler-16 trajectories (inference mode) and keeps the x0 estimates at the target steps.</summary>
-    public void GenerateTargets(SongUNet teacher)
+    public void GenerateTargets(IVelocityNetwork teacher)
     {
-        var cfg = teacher.Config;
-        int sample = cfg.InChannels * cfg.ImgResolution * cfg.ImgResolution;
+        var cfg = teacher.ModelConfig;
+        int sample = cfg.InChannels * cfg.Resolution * cfg.Resolution;
         Noise = new float[_o.Count * sample];
         StepRandomness.FillNormal(CounterRng.Hash(_o.Seed, 0xD157UL), Noise);
         Targets = _o.TargetSteps.Select(_ => new float[Noise.Length]).ToArray();
@@ -61,15 +69,16 @@ public sealed class OneStepDistiller
         for (int start = 0; start < _o.Count; start += n)
         {
             int m = Math.Min(n, _o.Count - start);
-            _b.Ensure(ref z, m, cfg.InChannels, cfg.ImgResolution, cfg.ImgResolution);
+            _b.Ensure(ref z, m, cfg.InChannels, cfg.Resolution, cfg.Resolution);
             _b.Ensure(ref t, m);
             _b.Ensure(ref x0, z!.Shape);
+            var labels = LabelsOf(start, m);
             _b.Upload(Noise.AsSpan(start * sample, m * sample), z);
             for (int i = 0; i < DistillOptions.TrajectorySteps; i++)
             {
                 float ti = (DistillOptions.TrajectorySteps - i) / (float)DistillOptions.TrajectorySteps;
                 _b.Fill(t!, ti);
-                var v = teacher.Forward(z, t!, ForwardMode.Inference, computeHeads: false).V;
+                var v = teacher.Forward(z, t!, labels, ForwardMode.Inference, computeHeads: false).V;
                 int stage = Array.IndexOf(_o.TargetSteps, i);
                 if (stage >= 0)
                 {
@@ -87,12 +96,12 @@ public sealed class OneStepDistiller
     /// <summary>Trains the three stages; returns the mean loss of each stage's last 10% of iterations.</summary>
     public double[] Train(Action<int, int, double>? progress = null)
     {
-        var cfg = _student.Config;
-        int sample = cfg.InChannels * cfg.ImgResolution * cfg.ImgResolution, n = Math.Min(_o.Batch, _o.Count);
+        var cfg = _student.ModelConfig;
+        int sample = cfg.InChannels * cfg.Resolution * cfg.Resolution, n = Math.Min(_o.Batch, _o.Count);
         using var adam = new AdamOptimizer(_b, _student.Parameters.All);
         var ema = new EmaTracker(_b, _student.Parameters, _studentEma.Parameters, _o.EmaDecay, 0);
         ema.CopyFromSource();
-        using var z = _b.Allocate([n, cfg.InChannels, cfg.ImgResolution, cfg.ImgResolution]);
+        using var z = _b.Allocate([n, cfg.InChannels, cfg.Resolution, cfg.Resolution]);
         using var target = _b.Allocate(z.Shape);
         using var ones = _b.Allocate([n]);
         using var pred = _b.Allocate(z.Shape);
@@ -103,6 +112,7 @@ public sealed class OneStepDistiller
         _b.Fill(ones, 1f);
         var zHost = new float[n * sample];
         var tHost = new float[n * sample];
+        int[]? yHost = Labels is null ? null : new int[n];
         var stageLoss = new double[_o.TargetSteps.Length];
         long step = 0;
         for (int stage = 0; stage < _o.TargetSteps.Length; stage++)
@@ -116,12 +126,13 @@ public sealed class OneStepDistiller
                     int idx = (int)(CounterRng.Hash(_o.Seed + (ulong)stage, (ulong)(step * n + k)) % (ulong)_o.Count);
                     Noise.AsSpan(idx * sample, sample).CopyTo(zHost.AsSpan(k * sample));
                     Targets[stage].AsSpan(idx * sample, sample).CopyTo(tHost.AsSpan(k * sample));
+                    if (yHost is not null) yHost[k] = Labels![idx];
                 }
                 _b.Upload(zHost, z);
                 _b.Upload(tHost, target);
-                if (_o.Sam) _b.Copy(_studentEma.Forward(z, ones, ForwardMode.Inference, computeHeads: false).V, vEma);
+                if (_o.Sam) _b.Copy(_studentEma.Forward(z, ones, yHost, ForwardMode.Inference, computeHeads: false).V, vEma);
                 _student.Parameters.ZeroGrad();
-                var v = _student.Forward(z, ones, ForwardMode.Train(CounterRng.Hash(_o.Seed, (ulong)step)), computeHeads: false).V;
+                var v = _student.Forward(z, ones, yHost, ForwardMode.Train(CounterRng.Hash(_o.Seed, (ulong)step)), computeHeads: false).V;
                 _b.Copy(z, pred);
                 _b.Axpby(-1f, v, 1f, pred);                      // one-step x0 = z - v(z, 1)
                 double loss = _b.MseLoss(pred, target, dPred, 1f);
@@ -143,21 +154,21 @@ public sealed class OneStepDistiller
     }
 
     /// <summary>Mean squared error of the one-step prediction z - v(z, 1) against a stage's targets, over all noises.</summary>
-    public double OneStepError(SongUNet model, int stage)
+    public double OneStepError(IVelocityNetwork model, int stage)
     {
-        var cfg = model.Config;
-        int sample = cfg.InChannels * cfg.ImgResolution * cfg.ImgResolution, n = Math.Min(_o.Batch, _o.Count);
+        var cfg = model.ModelConfig;
+        int sample = cfg.InChannels * cfg.Resolution * cfg.Resolution, n = Math.Min(_o.Batch, _o.Count);
         double sum = 0;
         Tensor? z = null, t = null, target = null, pred = null;
         for (int start = 0; start < _o.Count; start += n)
         {
             int m = Math.Min(n, _o.Count - start);
-            _b.Ensure(ref z, m, cfg.InChannels, cfg.ImgResolution, cfg.ImgResolution);
+            _b.Ensure(ref z, m, cfg.InChannels, cfg.Resolution, cfg.Resolution);
             _b.Ensure(ref t, m); _b.Ensure(ref target, z!.Shape); _b.Ensure(ref pred, z.Shape);
             _b.Fill(t!, 1f);
             _b.Upload(Noise.AsSpan(start * sample, m * sample), z);
             _b.Upload(Targets[stage].AsSpan(start * sample, m * sample), target!);
-            var v = model.Forward(z, t!, ForwardMode.Inference, computeHeads: false).V;
+            var v = model.Forward(z, t!, LabelsOf(start, m), ForwardMode.Inference, computeHeads: false).V;
             _b.Copy(z, pred!);
             _b.Axpby(-1f, v, 1f, pred!);
             sum += _b.MseLoss(pred!, target!, null, 1f) * m;

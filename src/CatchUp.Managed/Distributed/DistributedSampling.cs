@@ -23,18 +23,18 @@ public static class DistributedSampling
     /// Generates this rank's batches (noise from <paramref name="noiseFor"/>(first image, count)) and gathers every
     /// image on rank 0, which gets the whole set; the other ranks get null. The mean NFE is over all images.
     /// </summary>
-    public static GeneratedSamples? Generate(ICommunicator comm, SongUNet net, string solver, int nfe, int head,
-        Func<int, int, float[]> noiseFor, int count, int batch, SolverSettings? settings = null, IProgress<int>? progress = null)
+    public static GeneratedSamples? Generate(ICommunicator comm, IVelocityNetwork net, string solver, int nfe, int head,
+        Func<int, int, float[]> noiseFor, int count, int batch, SolverSettings? settings = null, IProgress<int>? progress = null, int[]? labels = null)
     {
-        var cfg = net.Config;
-        int c = cfg.InChannels, r = cfg.ImgResolution, sample = c * r * r;
+        var cfg = net.ModelConfig;
+        int c = cfg.InChannels, r = cfg.Resolution, sample = c * r * r;
         var mine = BatchesOf(comm.Rank, comm.Size, count, batch);
         var local = new List<float[]>(mine.Count);
         double nfeTotal = 0;
         int done = 0;
         foreach (var (start, m) in mine)
         {
-            var samples = SampleGenerator.Generate(net, solver, nfe, head, noiseFor(start, m), m, batch, settings);
+            var samples = SampleGenerator.Generate(net, solver, nfe, head, noiseFor(start, m), m, batch, settings, labels: labels?[start..(start + m)]);
             nfeTotal += Math.Round(samples.MeanNfe * m);
             local.Add(samples.X);
             done += m;

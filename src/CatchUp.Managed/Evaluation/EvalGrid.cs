@@ -53,18 +53,19 @@ public static class EvalGrid
         {
             var loaded = Cli.ModelLoading.LoadRun(job.Options, job.Target.RunDir, "ema.");
             var config = loaded.Config;
-            using var net = new SongUNet(config, backend);
+            using var net = config.Build(backend);
             StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
-            var noise = SampleGenerator.Noise(o.Seed, o.Count, config.InChannels, config.ImgResolution, config.ImgResolution);
+            var noise = SampleGenerator.Noise(o.Seed, o.Count, config.InChannels, config.Resolution, config.Resolution);
+            int[]? labels = config.ClassCount > 0 ? SampleGenerator.ClassLabels(o.Count, config.ClassCount) : null;
             // One image through the network first, so the first point's images/s does not include compiling the kernels.
-            SampleGenerator.Generate(net, "euler", 1, job.Target.Head, noise.AsSpan(0, noise.Length / o.Count).ToArray(), 1, 1);
+            SampleGenerator.Generate(net, "euler", 1, job.Target.Head, noise.AsSpan(0, noise.Length / o.Count).ToArray(), 1, 1, labels: labels?[..1]);
             foreach (var point in job.Pending)
             {
                 string label = $"{job.Target.Name} {point}";
                 long before = done;
                 var clock = Stopwatch.StartNew();
                 var samples = SampleGenerator.Generate(net, point.Solver, point.Nfe, job.Target.Head, noise, o.Count, o.Batch,
-                    progress: new Reporter(n => progress.Update(before + n, label)));
+                    progress: new Reporter(n => progress.Update(before + n, label)), labels: labels);
                 double seconds = clock.Elapsed.TotalSeconds;
                 var scores = evaluator.Evaluate(samples.X, samples.Count, samples.Channels, samples.Height, samples.Width);
                 var row = new EvalRow(job.Target.Name, job.Target.Head, point.Solver, point.Nfe, samples.MeanNfe, scores, o.Count / Math.Max(seconds, 1e-9));

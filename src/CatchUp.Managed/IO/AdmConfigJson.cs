@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using CatchUp.Models.Adm;
 
@@ -71,5 +72,39 @@ internal static class AdmConfigJson
             if (!seen.Contains(required)) throw Fail($"missing required key '{required}'");
         config.Validate(sourceName);
         return config;
+    }
+
+    /// <summary>Every key, in create_model's forms (what <see cref="Parse"/> reads back to an equal config).</summary>
+    public static string Write(AdmUNetConfig c, bool indented = true)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented }))
+        {
+            json.WriteStartObject();
+            json.WriteString(UnetTypeKey, UnetType);
+            json.WriteNumber("image_size", c.ImageSize);
+            json.WriteNumber("num_channels", c.NumChannels);
+            json.WriteNumber("num_res_blocks", c.NumResBlocks);
+            json.WriteString("channel_mult", c.ChannelMult);
+            json.WriteBoolean("learn_sigma", c.LearnSigma);
+            json.WriteBoolean("class_cond", c.ClassCond);
+            json.WriteBoolean("use_checkpoint", c.UseCheckpoint);
+            json.WriteString("attention_resolutions", c.AttentionResolutions);
+            json.WriteNumber("num_heads", c.NumHeads);
+            json.WriteNumber("num_head_channels", c.NumHeadChannels);
+            json.WriteNumber("num_heads_upsample", c.NumHeadsUpsample);
+            json.WriteBoolean("use_scale_shift_norm", c.UseScaleShiftNorm);
+            json.WriteNumber("dropout", c.Dropout);
+            json.WriteBoolean("resblock_updown", c.ResblockUpdown);
+            json.WriteBoolean("use_fp16", c.UseFp16);
+            json.WriteBoolean("use_new_attention_order", c.UseNewAttentionOrder);
+            json.WriteBoolean("prior_shakedrop", c.PriorShakedrop);
+            json.WriteNumber("phi", c.Phi);
+            json.WriteNumber("predstep", c.Predstep);
+            json.WriteNumber("in_channels", c.InChannels);
+            json.WriteNumber("num_classes", c.NumClasses);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray());
     }
 }

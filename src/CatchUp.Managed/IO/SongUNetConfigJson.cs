@@ -56,6 +56,7 @@ internal static class SongUNetConfigJson
                     "prior_shakedrop" or DynamicSkipAlias => config with { PriorShakedrop = reader.Bool(key, value) },
                     "phi" => config with { Phi = reader.Double(key, value) },
                     "extra_heads" => config with { ExtraHeads = reader.Int(key, value) },
+                    "label_dim" => value.ValueKind == JsonValueKind.Null ? config : config with { LabelDim = reader.Int(key, value) },
                     _ => throw Fail($"unknown key '{key}'"),
                 };
             }
@@ -78,7 +79,7 @@ internal static class SongUNetConfigJson
     /// Keys of the reference configs that select features we do not implement. They are accepted only with the value
     /// that turns the feature off, so a config that relies on one fails loudly instead of silently training something else.
     /// </summary>
-    private static readonly HashSet<string> IgnoredKeys = ["label_dim", "augment_dim", "label_dropout", "use_fp16", "model_type"];
+    private static readonly HashSet<string> IgnoredKeys = ["augment_dim", "label_dropout", "use_fp16", "model_type"];
 
     private static void CheckNeutral(string key, JsonElement value, string sourceName)
     {
@@ -117,6 +118,7 @@ internal static class SongUNetConfigJson
             json.WriteBoolean("prior_shakedrop", config.PriorShakedrop);
             json.WriteNumber("phi", config.Phi);
             json.WriteNumber("extra_heads", config.ExtraHeads);
+            if (config.LabelDim > 0) json.WriteNumber("label_dim", config.LabelDim);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());

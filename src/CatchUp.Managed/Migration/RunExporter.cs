@@ -26,7 +26,8 @@ internal static class RunExporter
         var files = new List<(string Name, Action<string> Write)>();
 
         using var backend = new CpuBackend(1);
-        using var net = new SongUNet(loaded.Config, backend);
+        if (loaded.Config is not SongUNetConfig songConfig) return ExportWhole(loaded, backend, outDir, format, suffix);
+        using var net = new SongUNet(songConfig, backend);
         StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
         var all = Ordered(net.Parameters);
         var flow = all.Where(kv => !kv.Key.StartsWith("heads.", StringComparison.Ordinal)).ToList();
@@ -53,7 +54,7 @@ internal static class RunExporter
                 files.Add(($"flow_model{suffix}.safetensors", p => SafetensorsFile.Write(p, all)));
                 if (encoderWeights is not null) files.Add(($"forward_model{suffix}.safetensors", p => SafetensorsFile.Write(p, encoderWeights)));
             }
-            files.Add(("config_de.json", p => AtomicFile.WriteAllText(p, ReferenceJson(options.Model))));
+            files.Add(("config_de.json", p => AtomicFile.WriteAllText(p, ReferenceJson(songConfig))));
             if (encoder is not null) files.Add(("config_en.json", p => AtomicFile.WriteAllText(p, ReferenceJson(options.EncoderModelOrDefault))));
         }
         finally
@@ -61,6 +62,23 @@ internal static class RunExporter
             encoder?.Dispose();
         }
 
+        Directory.CreateDirectory(outDir);
+        foreach (var (name, write) in files) write(Path.Combine(outDir, name));
+        return files.Select(f => Path.Combine(outDir, f.Name)).ToList();
+    }
+
+    /// <summary>An ADM run: the whole UNetModel state dict (its heads are its own <c>generator_list.N</c>) as the reference
+    /// repository's <c>torch.save(model.state_dict())</c> (<c>model_ema.pt</c>) or as safetensors, and its config.</summary>
+    private static IReadOnlyList<string> ExportWhole(LoadedModel loaded, CpuBackend backend, string outDir, string format, string suffix)
+    {
+        using var net = loaded.Config.Build(backend);
+        StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
+        var all = Ordered(net.Parameters);
+        var files = new List<(string Name, Action<string> Write)>
+        {
+            format == "pth" ? ($"model{suffix}.pt", p => PthWriter.WriteStateDict(p, all)) : ($"model{suffix}.safetensors", p => SafetensorsFile.Write(p, all)),
+            ("config.json", p => AtomicFile.WriteAllText(p, loaded.Config.ToJson() + "\n")),
+        };
         Directory.CreateDirectory(outDir);
         foreach (var (name, write) in files) write(Path.Combine(outDir, name));
         return files.Select(f => Path.Combine(outDir, f.Name)).ToList();

@@ -12,10 +12,12 @@ public readonly record struct VelocityOutput(Tensor V, Tensor Features, IReadOnl
 /// The encoder pushes every output on a skip stack; the decoder concatenates (h * pos(t), skip * neg(t)) before each
 /// of its NB+1 blocks per level. Forward and backward are explicit; each layer keeps what its backward needs.
 /// </summary>
-public sealed class SongUNet : IDisposable
+public sealed class SongUNet : IVelocityNetwork
 {
     private readonly IBackend _b;
     private readonly Linear _map0, _map1;
+    private readonly Linear? _mapLabel;
+    private readonly OneHotLabels? _oneHot;
     private readonly Conv2d _encConv;
     private readonly List<UNetBlock> _encBlocks = new();
     private readonly List<(UNetBlock Block, int SkipIndex)> _dec = new();
@@ -36,6 +38,12 @@ public sealed class SongUNet : IDisposable
         int c = config.ModelChannels, emb = config.EmbeddingChannels, noise = c * config.ChannelMultNoise;
         float dropout = (float)config.Dropout;
 
+        if (config.LabelDim > 0)
+        {
+            // EDM: emb += map_label(one_hot(y) * sqrt(label_dim)), before map_layer0.
+            _mapLabel = new Linear(ps, "map_label", config.LabelDim, noise, 1f);
+            _oneHot = new OneHotLabels(backend, config.LabelDim, MathF.Sqrt(config.LabelDim));
+        }
         _map0 = new Linear(ps, "map_layer0", noise, emb, 1f);
         _map1 = new Linear(ps, "map_layer1", emb, emb, 1f);
 
@@ -99,24 +107,30 @@ public sealed class SongUNet : IDisposable
     }
 
     public SongUNetConfig Config { get; }
+    public IVelocityModelConfig ModelConfig => Config;
     public ParameterSet Parameters { get; }
     public IBackend Backend => _b;
     public int FeatureChannels { get; }
     public int HeadCount => _heads.Length;
 
-    /// <summary>Runs the network on x [N,C,H,W] at times t [N]. Heads run when <paramref name="computeHeads"/>.</summary>
-    public VelocityOutput Forward(Tensor x, Tensor t, ForwardMode mode, bool computeHeads = true)
+    /// <summary>Runs an unconditional network on x [N,C,H,W] at times t [N]. Heads run when <paramref name="computeHeads"/>.</summary>
+    public VelocityOutput Forward(Tensor x, Tensor t, ForwardMode mode, bool computeHeads = true) => Forward(x, t, null, mode, computeHeads);
+
+    /// <summary>Runs the network on x [N,C,H,W] at times t [N] with class labels y [N] (exactly when label_dim &gt; 0).</summary>
+    public VelocityOutput Forward(Tensor x, Tensor t, int[]? labels, ForwardMode mode, bool computeHeads = true)
     {
         var cfg = Config;
         if (x.Rank != 4 || x.C != cfg.InChannels || x.H != cfg.ImgResolution || x.W != cfg.ImgResolution)
             throw new ArgumentException($"input {x.ShapeString} does not match the model's [N, {cfg.InChannels}, {cfg.ImgResolution}, {cfg.ImgResolution}]");
         if (t.Length != x.N) throw new ArgumentException($"t has {t.Length} entries for a batch of {x.N}");
+        OneHotLabels.CheckPresence(labels, cfg.LabelDim, x.N);
         int n = x.N;
         _savedForBackward = mode.SaveForBackward;
 
-        // Noise embedding: silu(map1(silu(map0([sin, cos]))).
+        // Noise embedding: silu(map1(silu(map0([sin, cos] [+ map_label(y)])))).
         var embIn = _b.Ensure(ref _embIn, n, cfg.ModelChannels * cfg.ChannelMultNoise);
         _b.PositionalEmbedding(t, embIn);
+        if (_mapLabel is not null) _b.Axpby(1f, _mapLabel.Forward(_oneHot!.Encode(labels!)), 1f, embIn);
         var hidden = _b.Ensure(ref _embHidden, n, cfg.EmbeddingChannels);
         _mapOut0 = _map0.Forward(embIn);
         _b.Silu(_mapOut0, hidden);
@@ -188,7 +202,8 @@ public sealed class SongUNet : IDisposable
         var dHidden = _map1.Backward(dPre)!;
         var dHiddenPre = _b.Ensure(ref _dEmbHidden, dHidden.Shape);
         _b.SiluBackward(_mapOut0!, dHidden, dHiddenPre);
-        _map0.Backward(dHiddenPre, needInputGrad: false);
+        var dEmbIn = _map0.Backward(dHiddenPre, needInputGrad: _mapLabel is not null);
+        _mapLabel?.Backward(dEmbIn!, needInputGrad: false);
         return dx;
     }
 

@@ -9,9 +9,9 @@ namespace CatchUp.Models;
 /// <summary>
 /// Hyper-parameters of a SongUNet (DDPM++ layout, SPEC section 5). The JSON form uses the reference configs' snake_case keys.
 /// Only the variants this project implements are accepted: positional noise embedding, standard encoder/decoder,
-/// resample filter [1, 1], no class or augmentation conditioning.
+/// resample filter [1, 1], no augmentation conditioning; class conditioning as EDM's <c>map_label</c> (<see cref="LabelDim"/>).
 /// </summary>
-public sealed record SongUNetConfig
+public sealed record SongUNetConfig : IVelocityModelConfig
 {
     /// <summary>Config files are small; anything larger is rejected before it is read.</summary>
     public const int MaxFileBytes = ConfigFile.MaxFileBytes;
@@ -36,6 +36,16 @@ public sealed record SongUNetConfig
     public double Phi { get; init; } = 0.75;
     /// <summary>Extra prediction heads for Runge-Kutta orders 2 and 3 (0, 1 or 2).</summary>
     public int ExtraHeads { get; init; }
+    /// <summary>Classes of a class-conditional model (EDM's <c>label_dim</c>: <c>map_label</c> on one-hot labels); 0 = unconditional.</summary>
+    public int LabelDim { get; init; }
+
+    public int Resolution => ImgResolution;
+    public int ClassCount => LabelDim;
+    public string HeadKeyPrefix => "heads.";
+    public IVelocityModelConfig WithExtraHeads(int heads) => this with { ExtraHeads = heads };
+    public IVelocityNetwork Build(Backends.IBackend backend) => new SongUNet(this, backend);
+    public string Describe() => $"SongUNet C={ModelChannels} mult [{string.Join(",", ChannelMult)}] NB={NumBlocks}" +
+        (LabelDim > 0 ? $", {LabelDim} classes" : "");
 
     public bool DynamicSkip => PriorShakedrop;
     public int Levels => ChannelMult.Length;
@@ -66,12 +76,12 @@ public sealed record SongUNetConfig
     };
 
     /// <summary>The reparameterized noise encoder (SPEC section 2) paired with <paramref name="decoder"/>: outputs mu and logvar.</summary>
-    public static SongUNetConfig EncoderFor(SongUNetConfig decoder)
+    public static SongUNetConfig EncoderFor(IVelocityModelConfig decoder)
     {
         ArgumentNullException.ThrowIfNull(decoder);
         return new()
         {
-            ImgResolution = decoder.ImgResolution, InChannels = decoder.InChannels, OutChannels = 2 * decoder.InChannels,
+            ImgResolution = decoder.Resolution, InChannels = decoder.InChannels, OutChannels = 2 * decoder.InChannels,
             ModelChannels = 32, ChannelMult = [2, 2, 2], NumBlocks = 2, AttnResolutions = [],
             Dropout = 0.13, PriorShakedrop = false, Phi = 0.75,
         };
@@ -138,6 +148,8 @@ public sealed record SongUNetConfig
             return Key("dropout", $"must be in [0, 1), got {Dropout}");
         if (!(Phi >= 0 && Phi <= 1))
             return Key("phi", $"must be in [0, 1], got {Phi}");
+        if (LabelDim is < 0 or > 100_000)
+            return Key("label_dim", $"must be 0 (unconditional) or a class count up to 100000, got {LabelDim}");
         if (ExtraHeads is < 0 or > 2)
             return Key("extra_heads", $"must be 0, 1 or 2 (heads for Runge-Kutta orders up to 3), got {ExtraHeads}");
         if (AttnResolutions is null)
@@ -171,7 +183,8 @@ public sealed record SongUNetConfig
         && SequenceEqual(ResampleFilter, other.ResampleFilter)
         && PriorShakedrop == other.PriorShakedrop
         && Phi.Equals(other.Phi)
-        && ExtraHeads == other.ExtraHeads;
+        && ExtraHeads == other.ExtraHeads
+        && LabelDim == other.LabelDim;
 
     public override int GetHashCode() =>
         HashCode.Combine(ImgResolution, InChannels, OutChannels, ModelChannels, NumBlocks, Dropout, PriorShakedrop, ExtraHeads);

@@ -10,7 +10,8 @@ public static class SongUNetParameterCount
     {
         ArgumentNullException.ThrowIfNull(config);
         int c = config.ModelChannels, emb = config.EmbeddingChannels;
-        long total = Linear(c * config.ChannelMultNoise, emb) + Linear(emb, emb);
+        long total = Linear(c * config.ChannelMultNoise, emb) + Linear(emb, emb)
+            + (config.LabelDim > 0 ? Linear(config.LabelDim, c * config.ChannelMultNoise) : 0);
         long Block(int cin, int cout, bool resample, bool attention) =>
             2L * cin + Conv(cin, cout, 3) + Linear(emb, cout) + 2L * cout + Conv(cout, cout, 3)
             + (cin != cout || resample ? Conv(cin, cout, 1) : 0)

@@ -63,14 +63,14 @@ public static class StateDict
     }
 
     /// <summary>How many extra heads a state dict holds (keys <c>heads.{i}.*</c>).</summary>
-    public static int CountHeads(IEnumerable<string> keys)
+    public static int CountHeads(IEnumerable<string> keys, string prefix = "heads.")
     {
-        int count = 0;
+        int count = 0, p = prefix.Length;
         foreach (var key in keys)
         {
-            if (!key.StartsWith("heads.", StringComparison.Ordinal)) continue;
-            int dot = key.IndexOf('.', 6);
-            if (dot > 6 && int.TryParse(key.AsSpan(6, dot - 6), out int i)) count = Math.Max(count, i + 1);
+            if (!key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            int dot = key.IndexOf('.', p);
+            if (dot > p && int.TryParse(key.AsSpan(p, dot - p), out int i)) count = Math.Max(count, i + 1);
         }
         return count;
     }

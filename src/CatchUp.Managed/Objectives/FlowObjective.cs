@@ -13,20 +13,21 @@ namespace CatchUp.Objectives;
 public sealed class FlowObjective : IDisposable
 {
     private readonly ObjectiveOptions _o;
-    private readonly SongUNet _net;
-    private readonly SongUNet? _emaTeacher;
-    private readonly SongUNet? _pretrained;
+    private readonly IVelocityNetwork _net;
+    private readonly IVelocityNetwork? _emaTeacher;
+    private readonly IVelocityNetwork? _pretrained;
     private readonly NoiseEncoder? _encoder;
     private readonly IBackend _b;
     private readonly int _k;
     private long _offset;
+    private int[]? _labels;
     private float[] _t = [], _dt = [], _mask = [], _oneMinusT = [], _tPrime = [], _noise = [];
     private Tensor? _tDev, _dtDev, _maskDev, _oneMinusTDev, _tPrimeDev, _timeDev, _noiseDev, _z, _vStar, _y, _zeros, _dx1, _tmp;
     private readonly Tensor?[] _kBuf = new Tensor?[3], _targets = new Tensor?[3], _dTeacher = new Tensor?[3], _dGt = new Tensor?[3];
     private readonly Tensor?[] _dHeads = new Tensor?[2];
     private static readonly string[] TargetPasses = ["T1", "T2", "T3"];
 
-    public FlowObjective(ObjectiveOptions options, SongUNet net, SongUNet? emaTeacher, NoiseEncoder? encoder, SongUNet? pretrained = null)
+    public FlowObjective(ObjectiveOptions options, IVelocityNetwork net, IVelocityNetwork? emaTeacher, NoiseEncoder? encoder, IVelocityNetwork? pretrained = null)
     {
         _pretrained = pretrained;
         if (options.NeedsPretrained && pretrained is null) throw new ArgumentException($"{options.Describe()} distills a frozen pre-trained model: give one");
@@ -63,11 +64,17 @@ public sealed class FlowObjective : IDisposable
     /// <summary>Computes the loss on data x0 at iteration i of I and accumulates gradients (callers zero them first).
     /// x0's samples are samples <paramref name="sampleOffset"/>.. of the iteration's global batch (data parallelism):
     /// every per-sample draw is keyed by the global index.</summary>
-    public LossTerms Step(Tensor x0, long iteration, long totalIterations, ulong runSeed, long sampleOffset = 0)
+    public LossTerms Step(Tensor x0, long iteration, long totalIterations, ulong runSeed, long sampleOffset = 0) =>
+        Step(x0, null, iteration, totalIterations, runSeed, sampleOffset);
+
+    /// <summary>As above, for a class-conditional network: <paramref name="labels"/> [N] are x0's classes, and every pass
+    /// (the student, the catch-up teachers, CD/PD's pre-trained model, a conditional encoder) is conditioned on them.</summary>
+    public LossTerms Step(Tensor x0, int[]? labels, long iteration, long totalIterations, ulong runSeed, long sampleOffset = 0)
     {
         var rand = new StepRandomness(runSeed, iteration);
         int n = x0.N;
         _offset = sampleOffset;
+        _labels = labels;
         DrawTimes(rand, n);
         Upload(ref _tDev, _t, n); Upload(ref _oneMinusTDev, _oneMinusT, n);
         Upload(ref _dtDev, _dt, n); Upload(ref _maskDev, _mask, n);
@@ -78,7 +85,7 @@ public sealed class FlowObjective : IDisposable
         rand.Normal("noise", _noise, sampleOffset * x0.SampleSize);
         var noise = _b.Ensure(ref _noiseDev, x0.Shape);
         _b.Upload(_noise, noise);
-        var x1 = _encoder is null ? noise : _encoder.Encode(x0, noise, rand.DropoutSeed("encoder"), sampleOffset);
+        var x1 = _encoder is null ? noise : _encoder.Encode(x0, noise, rand.DropoutSeed("encoder"), sampleOffset, labels);
 
         // z_t = t x1 + (1 - t) x0;  v* = x1 - x0.
         var z = _b.Ensure(ref _z, x0.Shape);
@@ -91,7 +98,7 @@ public sealed class FlowObjective : IDisposable
         if (_k > 0) ComputeCatchUpTargets(rand, z, vStar);
         if (_o.NeedsPretrained) ComputeDistillationTarget(rand, z);
 
-        var output = _net.Forward(z, _tDev!, ForwardMode.Train(rand.DropoutSeed("student"), _offset), computeHeads: _k >= 2);
+        var output = _net.Forward(z, _tDev!, _labels, ForwardMode.Train(rand.DropoutSeed("student"), _offset), computeHeads: _k >= 2);
         Terms.Clear();
         Tensor dv;
         if (_k == 0)
@@ -171,10 +178,10 @@ public sealed class FlowObjective : IDisposable
     private Tensor Grad(Tensor?[] slots, int j) => _b.Ensure(ref slots[j], _z!.Shape);
 
     /// <summary>v(input, time) of the teacher (main output); the tensor is the network's and valid until its next forward.</summary>
-    private Tensor Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, SongUNet? model = null)
+    private Tensor Teacher(Tensor input, Tensor time, StepRandomness rand, string pass, IVelocityNetwork? model = null)
     {
         var teacher = model ?? (_o.Teacher == TeacherKind.Ema ? _emaTeacher! : _net);
-        return teacher.Forward(input, time, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass), _offset), computeHeads: false).V;
+        return teacher.Forward(input, time, _labels, ForwardMode.NoGradWithDropout(rand.DropoutSeed(pass), _offset), computeHeads: false).V;
     }
 
     /// <summary>The teacher at the catch-up point z - dt (c1 k1 + c2 k2 + c3 k3), time t - shift dt (clamped when asked).</summary>
@@ -225,7 +232,7 @@ public sealed class FlowObjective : IDisposable
         var target = _b.Ensure(ref _targets[0], z.Shape);
         var y = _b.Ensure(ref _y, z.Shape);
         float h = 1f / _o.CatchUpSteps;
-        var v = _pretrained!.Forward(z, _tDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre1"), _offset), computeHeads: false).V;
+        var v = _pretrained!.Forward(z, _tDev!, _labels, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre1"), _offset), computeHeads: false).V;
         _b.Copy(z, y);
         _b.Axpby(-h, v, 1f, y);
         if (_o.Kind == ObjectiveKind.Cd)
@@ -233,7 +240,7 @@ public sealed class FlowObjective : IDisposable
             _b.Copy(Teacher(y, _tPrimeDev!, rand, "ema", _emaTeacher!), target);
             return;
         }
-        v = _pretrained.Forward(y, _tPrimeDev!, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre2"), _offset), computeHeads: false).V;
+        v = _pretrained.Forward(y, _tPrimeDev!, _labels, ForwardMode.NoGradWithDropout(rand.DropoutSeed("pre2"), _offset), computeHeads: false).V;
         _b.Axpby(-h, v, 1f, y);                  // y = z_{t - 2/TN}
         _b.Copy(z, target);
         _b.Axpby(-1f, y, 1f, target);

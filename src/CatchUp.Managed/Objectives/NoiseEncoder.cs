@@ -13,7 +13,7 @@ public sealed class NoiseEncoder : IDisposable
     private Tensor? _ones, _x1, _dMuLogvar, _dKl;
 
     /// <summary>The paper's encoder for <paramref name="decoder"/>, or <paramref name="encoder"/> when given.</summary>
-    public NoiseEncoder(SongUNetConfig decoder, IBackend backend, SongUNetConfig? encoder = null)
+    public NoiseEncoder(IVelocityModelConfig decoder, IBackend backend, SongUNetConfig? encoder = null)
     {
         _b = backend;
         Network = new SongUNet(encoder ?? SongUNetConfig.EncoderFor(decoder), backend);
@@ -22,12 +22,13 @@ public sealed class NoiseEncoder : IDisposable
     public SongUNet Network { get; }
     private Tensor? _muLogvar, _noise;
 
-    /// <summary>Encodes x0 (training mode) and returns x1 (encoder-owned) for the given standard-normal noise.</summary>
-    public Tensor Encode(Tensor x0, Tensor noise, ulong dropoutSeed, long sampleOffset = 0)
+    /// <summary>Encodes x0 (training mode) and returns x1 (encoder-owned) for the given standard-normal noise. A
+    /// class-conditional encoder (label_dim &gt; 0) gets the batch's labels; an unconditional one ignores them.</summary>
+    public Tensor Encode(Tensor x0, Tensor noise, ulong dropoutSeed, long sampleOffset = 0, int[]? labels = null)
     {
         var ones = _b.Ensure(ref _ones, x0.N);
         _b.Fill(ones, 1f);
-        _muLogvar = Network.Forward(x0, ones, ForwardMode.Train(dropoutSeed, sampleOffset), computeHeads: false).V;
+        _muLogvar = Network.Forward(x0, ones, Network.Config.LabelDim > 0 ? labels : null, ForwardMode.Train(dropoutSeed, sampleOffset), computeHeads: false).V;
         _noise = noise;
         var x1 = _b.Ensure(ref _x1, noise.Shape);
         _b.Reparameterize(_muLogvar, noise, x1);

@@ -33,31 +33,35 @@ public static class SampleGenerator
 
     /// <summary>Integrates every noise in <paramref name="noise"/> (count*C*H*W floats) in batches of
     /// <paramref name="batch"/> with the named solver (euler|heun|dpm2|dpm3|deis2|rk45, see <see cref="Solvers.Create"/>)
-    /// on head 1, 2 or 3; returns the samples (same layout) and the mean NFE per sample.</summary>
-    public static GeneratedSamples Generate(SongUNet net, string solver, int nfe, int head, float[] noise, int count, int batch,
-        SolverSettings? settings = null, IProgress<int>? progress = null) =>
-        Run(net, solver, nfe, head, noise, count, batch, settings, progress, record: false).Samples;
+    /// on head 1, 2 or 3; returns the samples (same layout) and the mean NFE per sample. A class-conditional network
+    /// needs <paramref name="labels"/>, one class per sample (see <see cref="ClassLabels"/>).</summary>
+    public static GeneratedSamples Generate(IVelocityNetwork net, string solver, int nfe, int head, float[] noise, int count, int batch,
+        SolverSettings? settings = null, IProgress<int>? progress = null, int[]? labels = null) =>
+        Run(net, solver, nfe, head, noise, count, batch, settings, progress, labels, record: false).Samples;
 
     /// <summary><see cref="Generate"/> that also keeps every step's z and x0_hat. All batches must take the same steps
     /// (always true for the fixed-step solvers; for rk45 use one batch).</summary>
-    public static (GeneratedSamples Samples, SampledTrajectory Trajectory) GenerateWithTrajectory(SongUNet net, string solver, int nfe, int head,
-        float[] noise, int count, int batch, SolverSettings? settings = null, IProgress<int>? progress = null)
+    public static (GeneratedSamples Samples, SampledTrajectory Trajectory) GenerateWithTrajectory(IVelocityNetwork net, string solver, int nfe, int head,
+        float[] noise, int count, int batch, SolverSettings? settings = null, IProgress<int>? progress = null, int[]? labels = null)
     {
-        var (samples, trajectory) = Run(net, solver, nfe, head, noise, count, batch, settings, progress, record: true);
+        var (samples, trajectory) = Run(net, solver, nfe, head, noise, count, batch, settings, progress, labels, record: true);
         return (samples, trajectory!);
     }
 
-    private static (GeneratedSamples Samples, SampledTrajectory? Trajectory) Run(SongUNet net, string solver, int nfe, int head, float[] noise,
-        int count, int batch, SolverSettings? settings, IProgress<int>? progress, bool record)
+    private static (GeneratedSamples Samples, SampledTrajectory? Trajectory) Run(IVelocityNetwork net, string solver, int nfe, int head, float[] noise,
+        int count, int batch, SolverSettings? settings, IProgress<int>? progress, int[]? labels, bool record)
     {
         ArgumentNullException.ThrowIfNull(net);
         ArgumentNullException.ThrowIfNull(noise);
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        var cfg = net.Config;
+        var cfg = net.ModelConfig;
         if (cfg.OutChannels != cfg.InChannels)
             throw new ArgumentException($"the model maps {cfg.InChannels} to {cfg.OutChannels} channels; a velocity field needs the same number");
-        int c = cfg.InChannels, r = cfg.ImgResolution, sample = c * r * r;
+        if ((labels is not null) != (cfg.ClassCount > 0))
+            throw new ArgumentException(cfg.ClassCount > 0 ? "the model is class-conditional: give one class label per sample" : "the model is unconditional: it takes no class labels");
+        if (labels is not null && labels.Length != count) throw new ArgumentException($"{labels.Length} labels for {count} samples");
+        int c = cfg.InChannels, r = cfg.Resolution, sample = c * r * r;
         if (noise.Length != (long)count * sample)
             throw new ArgumentException($"noise holds {noise.Length} values; {count} samples of {c}x{r}x{r} need {(long)count * sample}");
 
@@ -76,6 +80,7 @@ public static class SampleGenerator
                 int m = Math.Min(batch, count - start);
                 var zBatch = backend.Ensure(ref z, m, c, r, r);
                 backend.Upload(noise.AsSpan(start * sample, m * sample), zBatch);
+                field.Labels = labels?[start..(start + m)];
                 recorder?.Clear();
                 nfeTotal += (long)ode.Solve(field, zBatch, recorder) * m;
                 backend.Download(zBatch, x.AsSpan(start * sample, m * sample));
@@ -88,6 +93,16 @@ public static class SampleGenerator
             z?.Dispose();
         }
         return (new GeneratedSamples(x, count, c, r, r, nfeTotal / (double)count), assembly?.Result);
+    }
+
+    /// <summary>The default labels of <paramref name="count"/> class-conditional samples: classes cycled, sample i gets
+    /// class i mod <paramref name="classes"/> (so a grid of <paramref name="classes"/> columns shows one class per column).</summary>
+    public static int[] ClassLabels(int count, int classes)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(classes, 1);
+        var labels = new int[count];
+        for (int i = 0; i < count; i++) labels[i] = i % classes;
+        return labels;
     }
 
     /// <summary>Batch trajectories copied side by side into whole-set arrays.</summary>

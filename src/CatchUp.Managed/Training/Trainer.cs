@@ -32,8 +32,8 @@ public sealed class Trainer : IDisposable
     private readonly TrainingOptions _o;
     private readonly IBackend _b;
     private readonly BatchSampler _sampler;
-    private readonly SongUNet _net, _ema;
-    private readonly SongUNet? _pretrained;
+    private readonly IVelocityNetwork _net, _ema;
+    private readonly IVelocityNetwork? _pretrained;
     private readonly NoiseEncoder? _encoder;
     private readonly FlowObjective _objective;
     private readonly AdamOptimizer _optimizer;
@@ -42,6 +42,7 @@ public sealed class Trainer : IDisposable
     private readonly Action<string, HostTensor>? _gridWriter;
     private readonly float[] _batchHost;
     private readonly int[] _labels;
+    private readonly int[]? _localLabels;
     private readonly Tensor _x0;
     private readonly ICommunicator _comm;
     private readonly GradientAllreducer _reducer;
@@ -64,12 +65,15 @@ public sealed class Trainer : IDisposable
         RunDir = runDir;
         _gridWriter = _comm.IsRoot ? gridWriter : null;
         var model = options.ModelWithHeads;
-        if (data.Channels != model.InChannels || data.Height != model.ImgResolution || data.Width != model.ImgResolution)
+        if (data.Channels != model.InChannels || data.Height != model.Resolution || data.Width != model.Resolution)
             throw new InvalidDataFileException(data.Source,
-                $"images are {data.Channels}x{data.Height}x{data.Width} but the model expects {model.InChannels}x{model.ImgResolution}x{model.ImgResolution}");
+                $"images are {data.Channels}x{data.Height}x{data.Width} but the model expects {model.InChannels}x{model.Resolution}x{model.Resolution}");
+        if (model.ClassCount > 0 && model.ClassCount < data.Classes)
+            throw new InvalidDataFileException(data.Source,
+                $"the data set has {data.Classes} classes but the class-conditional model only {model.ClassCount} (label_dim / num_classes)");
         _sampler = new BatchSampler(data, options.Batch, options.Seed, options.HorizontalFlip);
-        _net = new SongUNet(model, backend);
-        _ema = new SongUNet(model, backend);
+        _net = model.Build(backend);
+        _ema = model.Build(backend);
         _net.Parameters.Initialize(options.Seed);
         if (options.Objective.UsesEncoder)
         {
@@ -78,9 +82,9 @@ public sealed class Trainer : IDisposable
         }
         if (options.Objective.NeedsPretrained)
         {
-            _pretrained = new SongUNet(model, backend);
-            LoadPretrained(options.InitFrom!, _pretrained.Parameters);
-            LoadPretrained(options.InitFrom!, _net.Parameters);
+            _pretrained = model.Build(backend);
+            LoadPretrained(options.InitFrom!, _pretrained.Parameters, model.HeadKeyPrefix);
+            LoadPretrained(options.InitFrom!, _net.Parameters, model.HeadKeyPrefix);
         }
         _objective = new FlowObjective(options.Objective, _net, _ema, _encoder, _pretrained);
         var trainable = _net.Parameters.All.Concat(_encoder?.Network.Parameters.All ?? []).ToList();
@@ -91,26 +95,27 @@ public sealed class Trainer : IDisposable
         _scalars = new double[_objective.Terms.Count + 2];
         _batchHost = new float[options.Batch * data.ImageSize];
         _labels = new int[options.Batch];
+        _localLabels = model.ClassCount > 0 ? new int[_localBatch] : null;
         _x0 = backend.Allocate([_localBatch, data.Channels, data.Height, data.Width]);
     }
 
     public string RunDir { get; }
     public long Iteration { get; private set; }
-    public SongUNet Network => _net;
-    public SongUNet Ema => _ema;
+    public IVelocityNetwork Network => _net;
+    public IVelocityNetwork Ema => _ema;
     public long NanSkips => _nanSkips;
     public LossTerms LastTerms => _objective.Terms;
     public ICommunicator Communicator => _comm;
     public GradientAllreducer GradientReducer => _reducer;
 
     /// <summary>The EMA weights of another run's checkpoint (what its samples come from).</summary>
-    private static void LoadPretrained(string runDir, ParameterSet target)
+    private static void LoadPretrained(string runDir, ParameterSet target, string headPrefix)
     {
         string path = Checkpoint.PathIn(runDir);
         if (!File.Exists(path)) throw new InvalidDataFileException(path, "no checkpoint to distill from (train that run first)");
         var tensors = SafetensorsFile.Read(path).Tensors.Where(kv => kv.Key.StartsWith("ema.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key[4..], kv => kv.Value, StringComparer.Ordinal);
-        StateDict.Load(target, tensors, path, ignore: key => key.StartsWith("heads.", StringComparison.Ordinal) && !target.TryGet(key, out _));
+        StateDict.Load(target, tensors, path, ignore: key => key.StartsWith(headPrefix, StringComparison.Ordinal) && !target.TryGet(key, out _));
     }
 
     /// <summary>Restores the run's checkpoint (model, EMA, encoder, Adam, iteration, data position).</summary>
@@ -156,7 +161,8 @@ public sealed class Trainer : IDisposable
             _b.Upload(_batchHost.AsSpan((int)_sampleOffset * imageSize, _localBatch * imageSize), _x0);
             _net.Parameters.ZeroGrad();
             _encoder?.Network.Parameters.ZeroGrad();
-            var terms = _objective.Step(_x0, Iteration, _o.Iterations, _o.Seed, _sampleOffset);
+            if (_localLabels is not null) _labels.AsSpan((int)_sampleOffset, _localBatch).CopyTo(_localLabels);
+            var terms = _objective.Step(_x0, _localLabels, Iteration, _o.Iterations, _o.Seed, _sampleOffset);
             if (_comm.Size > 1) stop = AverageOverRanks(terms, cancel.IsCancellationRequested);
             double lr = _o.LearningRate * Math.Min((Iteration + 1) / (double)Math.Max(_o.Warmup, 1), 1.0);
             if (!double.IsFinite(terms.Total) || !GradientsFinite())
@@ -229,19 +235,24 @@ public sealed class Trainer : IDisposable
     {
         if (_gridWriter is null) return;
         var cfg = _o.ModelWithHeads;
-        int n = _o.GridSamples, r = cfg.ImgResolution;
+        int n = _o.GridSamples, r = cfg.Resolution;
         var noise = new float[n * cfg.InChannels * r * r];
         StepRandomness.FillNormal(Nn.CounterRng.Hash(_o.Seed, 0x9A1DUL), noise);
         using var z1 = _b.FromArray(noise, n, cfg.InChannels, r, r);
         var sampler = new EulerSampler(_ema);
+        int[]? labels = cfg.ClassCount > 0 ? SampleGenerator.ClassLabels(n, GridClasses(cfg.ClassCount, n)) : null;
         string dir = Path.Combine(RunDir, "samples");
         Directory.CreateDirectory(dir);
         foreach (int steps in new[] { 1, 4, 16 })
         {
-            var x = sampler.Sample(z1, steps);
+            var x = sampler.Sample(z1, steps, labels: labels);
             _gridWriter(Path.Combine(dir, $"iter{Iteration:D7}_euler{steps}.png"), new HostTensor(x.Shape.ToArray(), x.ToArray()));
         }
     }
+
+    /// <summary>How many classes a class-conditional grid of <paramref name="n"/> samples cycles through: all of them
+    /// when they fit in a row of the square grid (one class per column), else the first row's worth.</summary>
+    public static int GridClasses(int classes, int n) => Math.Min(classes, Math.Max(1, (int)Math.Ceiling(Math.Sqrt(n))));
 
     public void Dispose()
     {

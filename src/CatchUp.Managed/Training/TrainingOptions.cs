@@ -9,7 +9,7 @@ namespace CatchUp.Training;
 /// <summary>Everything a run needs besides the data: written to the run's config.json, read back on resume.</summary>
 public sealed record TrainingOptions
 {
-    public required SongUNetConfig Model { get; init; }
+    public required IVelocityModelConfig Model { get; init; }
     /// <summary>The noise encoder's network; null = the paper's encoder (<see cref="SongUNetConfig.EncoderFor"/>).
     /// CPU presets use a smaller one.</summary>
     public SongUNetConfig? EncoderModel { get; init; }
@@ -79,7 +79,7 @@ public sealed record TrainingOptions
     public SongUNetConfig EncoderModelOrDefault => EncoderModel ?? SongUNetConfig.EncoderFor(Model);
 
     /// <summary>The model actually built: the config plus the extra heads the objective needs.</summary>
-    public SongUNetConfig ModelWithHeads => Model with { ExtraHeads = Math.Max(Model.ExtraHeads, Objective.ExtraHeads) };
+    public IVelocityModelConfig ModelWithHeads => Model.ExtraHeads >= Objective.ExtraHeads ? Model : Model.WithExtraHeads(Objective.ExtraHeads);
 
     public void Validate(string source)
     {
@@ -100,8 +100,8 @@ public sealed record TrainingOptions
         if (EncoderModel is { } enc)
         {
             enc.Validate(source);
-            if (enc.InChannels != Model.InChannels || enc.OutChannels != 2 * Model.InChannels || enc.ImgResolution != Model.ImgResolution)
-                Fail("encoder", $"the encoder must map {Model.InChannels}x{Model.ImgResolution}x{Model.ImgResolution} images to {2 * Model.InChannels} channels (mu, logvar)");
+            if (enc.InChannels != Model.InChannels || enc.OutChannels != 2 * Model.InChannels || enc.ImgResolution != Model.Resolution)
+                Fail("encoder", $"the encoder must map {Model.InChannels}x{Model.Resolution}x{Model.Resolution} images to {2 * Model.InChannels} channels (mu, logvar)");
             if (enc.PriorShakedrop) Fail("encoder", "the encoder has no dynamic skip (it is called at t = 1)");
         }
     }
@@ -158,14 +158,14 @@ public sealed record TrainingOptions
         // A flat file of reference model keys (img_resolution, model_channels, ...) is a model config on its own.
         if (!obj.ContainsKey("model") && !obj.ContainsKey("training") && !obj.ContainsKey("encoder"))
         {
-            var flat = defaults with { Model = SongUNetConfig.Parse(json, source) };
+            var flat = defaults with { Model = VelocityModels.Parse(json, source) };
             flat.Validate(source);
             return flat;
         }
         foreach (var key in obj.Select(kv => kv.Key))
             if (key is not ("model" or "encoder" or "training")) throw new InvalidDataFileException(source, $"unknown top-level key '{key}' (expected \"model\", \"encoder\" and \"training\")");
         var result = defaults;
-        if (obj["model"] is JsonNode model) result = result with { Model = SongUNetConfig.Parse(model.ToJsonString(), source) };
+        if (obj["model"] is JsonNode model) result = result with { Model = VelocityModels.Parse(model.ToJsonString(), source) };
         if (obj["encoder"] is JsonNode encoder) result = result with { EncoderModel = SongUNetConfig.Parse(encoder.ToJsonString(), source, Migration.ConfigRole.NoiseEncoder) };
         if (obj["training"] is JsonObject t) result = ApplyTraining(result, t, source);
         else if (obj["training"] is not null) throw new InvalidDataFileException(source, "\"training\" must be an object");

@@ -101,7 +101,7 @@ public class ReferenceConfigTests
     public void TrainingConfigAcceptsReferenceFilesFlatAndNested()
     {
         string flat = File.ReadAllText(Reference("cifar10_de"));
-        Assert.Equal(128, TrainingOptions.Parse(flat, "flat.json", TrainingOptions.Quick).Model.ModelChannels);
+        Assert.Equal(128, ((SongUNetConfig)TrainingOptions.Parse(flat, "flat.json", TrainingOptions.Quick).Model).ModelChannels);
         string nested = $"{{\"model\": {flat}, \"encoder\": {File.ReadAllText(Reference("cifar10_en"))}}}";
         var o = TrainingOptions.Parse(nested, "nested.json", TrainingOptions.Quick);
         Assert.Equal(6, o.EncoderModel!.OutChannels);
@@ -113,7 +113,7 @@ public class ReferenceConfigTests
         using var backend = new CpuBackend(1);
         var small = SongUNetConfig.Load(Golden("songunet_small.json"));
         var encoder = SongUNetConfig.Load(Golden("songunet_encoder.json"));
-        foreach (var config in new[] { SongUNetConfig.MnistPaper, SongUNetConfig.TestTiny, small, encoder, TrainingOptions.Quick.Model })
+        foreach (var config in new[] { SongUNetConfig.MnistPaper, SongUNetConfig.TestTiny, SongUNetConfig.TestTiny with { LabelDim = 10 }, small, encoder, (SongUNetConfig)TrainingOptions.Quick.Model })
         {
             using var net = new SongUNet(config, backend);
             Assert.Equal(net.Parameters.ElementCount, SongUNetParameterCount.Of(config));

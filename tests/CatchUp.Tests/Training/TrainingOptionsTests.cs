@@ -36,7 +36,7 @@ public class TrainingOptionsTests
     {
         var o = TrainingOptions.Parse("""{ "img_resolution": 28, "in_channels": 1, "out_channels": 1, "model_channels": 8, "channel_mult": [1, 2], "attn_resolutions": [] }""",
             "m.json", TrainingOptions.Quick);
-        Assert.Equal(8, o.Model.ModelChannels);
+        Assert.Equal(8, ((SongUNetConfig)o.Model).ModelChannels);
         Assert.Equal(TrainingOptions.Quick.Iterations, o.Iterations);
     }
 
@@ -59,7 +59,7 @@ public class TrainingOptionsTests
     private static TrainingOptions AblationPlanEncoder() => TrainingOptions.Quick with
     {
         Objective = new ObjectiveOptions { Kind = ObjectiveKind.Curvature },
-        EncoderModel = TrainingOptions.Quick.Model with { OutChannels = 2, PriorShakedrop = false },
+        EncoderModel = (SongUNetConfig)TrainingOptions.Quick.Model with { OutChannels = 2, PriorShakedrop = false },
     };
 
     [Theory]

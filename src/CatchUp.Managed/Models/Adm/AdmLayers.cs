@@ -101,13 +101,14 @@ public sealed class LabelEmbedding
 {
     private readonly IBackend _b;
     private readonly FlopTally _flops;
-    private float[] _host = [];
-    private Tensor? _oneHot, _y;
+    private readonly OneHotLabels _oneHot;
+    private Tensor? _rows, _y;
 
     public LabelEmbedding(ParameterSet ps, string name, int classes, int dim)
     {
         _b = ps.Backend;
         _flops = ps.Flops;
+        _oneHot = new OneHotLabels(_b, classes);
         Classes = classes; Dim = dim;
         Weight = ps.Declare(name + ".weight", new ParameterInit(classes, dim, 1f), dim, classes);
         Weight.Layout = ReferenceLayout.Transpose(classes, dim);
@@ -119,21 +120,12 @@ public sealed class LabelEmbedding
 
     public Tensor Forward(ReadOnlySpan<int> labels)
     {
-        int n = labels.Length;
-        if (_host.Length != n * Classes) _host = new float[n * Classes];
-        else Array.Clear(_host);
-        for (int i = 0; i < n; i++)
-        {
-            if ((uint)labels[i] >= (uint)Classes) throw new ArgumentException($"class label {labels[i]} of sample {i} is outside [0, {Classes})");
-            _host[i * Classes + labels[i]] = 1f;
-        }
-        var oneHot = _b.Ensure(ref _oneHot, n, Classes);
-        _b.Upload(_host, oneHot);
-        var y = _b.Ensure(ref _y, n, Dim);
-        _b.LinearForward(oneHot, Weight.Value, null, y);
-        _flops.Add(2L * Classes * Dim * n);
+        _rows = _oneHot.Encode(labels);
+        var y = _b.Ensure(ref _y, labels.Length, Dim);
+        _b.LinearForward(_rows, Weight.Value, null, y);
+        _flops.Add(2L * Classes * Dim * labels.Length);
         return y;
     }
 
-    public void Backward(Tensor dy) => _b.LinearBackward(_oneHot!, Weight.Value, dy, null, Weight.Grad, null);
+    public void Backward(Tensor dy) => _b.LinearBackward(_rows!, Weight.Value, dy, null, Weight.Grad, null);
 }

@@ -13,7 +13,7 @@ namespace CatchUp.Models.Adm;
 /// t is passed to timestep_embedding as given (the reference's flow calls model(x, t) with t in [0, 1]).
 /// Parameter names are the reference's state_dict() names. Forward and backward are explicit.
 /// </summary>
-public sealed class AdmUNet : IDisposable
+public sealed class AdmUNet : IVelocityNetwork
 {
     private readonly IBackend _b;
     private readonly Linear _time0, _time1;
@@ -117,6 +117,7 @@ public sealed class AdmUNet : IDisposable
     }
 
     public AdmUNetConfig Config { get; }
+    public IVelocityModelConfig ModelConfig => Config;
     public ParameterSet Parameters { get; }
     public IBackend Backend => _b;
     public int FeatureChannels { get; }
@@ -132,9 +133,7 @@ public sealed class AdmUNet : IDisposable
         if (x.Rank != 4 || x.C != cfg.InChannels || x.H != cfg.ImageSize || x.W != cfg.ImageSize)
             throw new ArgumentException($"input {x.ShapeString} does not match the model's [N, {cfg.InChannels}, {cfg.ImageSize}, {cfg.ImageSize}]");
         if (t.Length != x.N) throw new ArgumentException($"t has {t.Length} entries for a batch of {x.N}");
-        if ((labels is not null) != cfg.ClassCond)
-            throw new ArgumentException(cfg.ClassCond ? "a class-conditional model needs class labels y" : "an unconditional model takes no class labels");
-        if (labels is not null && labels.Length != x.N) throw new ArgumentException($"y has {labels.Length} labels for a batch of {x.N}");
+        OneHotLabels.CheckPresence(labels, cfg.ClassCount, x.N);
         int n = x.N;
         _savedForBackward = mode.SaveForBackward;
 

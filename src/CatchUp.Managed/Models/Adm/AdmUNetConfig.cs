@@ -8,7 +8,7 @@ namespace CatchUp.Models.Adm;
 /// <see cref="InChannels"/> and <see cref="NumClasses"/>. Derived values (<see cref="ChannelMultipliers"/>,
 /// <see cref="AttentionDownsampleRates"/>, head counts) are computed exactly as create_model and UNetModel do.
 /// </summary>
-public sealed record AdmUNetConfig
+public sealed record AdmUNetConfig : IVelocityModelConfig
 {
     public required int ImageSize { get; init; }
     public required int NumChannels { get; init; }
@@ -42,6 +42,15 @@ public sealed record AdmUNetConfig
     public int TimeEmbedDim => 4 * NumChannels;
     public int ExtraHeads => Predstep - 1;
 
+    public int Resolution => ImageSize;
+    public int ClassCount => ClassCond ? NumClasses : 0;
+    public string HeadKeyPrefix => "generator_list.";
+    public IVelocityModelConfig WithExtraHeads(int heads) => this with { Predstep = heads + 1 };
+    public IVelocityNetwork Build(Backends.IBackend backend) => new AdmUNet(this, backend);
+    public string Describe() => $"ADM UNetModel C={NumChannels} mult [{string.Join(",", ChannelMultipliers)}] res blocks {NumResBlocks}, " +
+        $"attention at {AttentionResolutions}" + (ClassCond ? $", {NumClasses} classes" : "");
+    public string ToJson() => AdmConfigJson.Write(this);
+
     /// <summary>channel_mult as create_model resolves it.</summary>
     public double[] ChannelMultipliers => ChannelMult == ""
         ? ImageSize switch
@@ -74,6 +83,13 @@ public sealed record AdmUNetConfig
     {
         ImageSize = 64, NumChannels = 192, NumResBlocks = 3, AttentionResolutions = "32,16,8", NumHeadChannels = 64,
         ClassCond = true, UseScaleShiftNorm = true, ResblockUpdown = true, Dropout = 0.1,
+    };
+
+    /// <summary>The same network kinds at CPU scale (2.3M parameters at 64x64): what <c>imagenet64-tiny</c> trains here.</summary>
+    public static AdmUNetConfig ImageNet64Tiny => new()
+    {
+        ImageSize = 64, NumChannels = 32, NumResBlocks = 1, ChannelMult = "1,2,2,2", AttentionResolutions = "16,8", NumHeadChannels = 32,
+        ClassCond = true, UseScaleShiftNorm = true, ResblockUpdown = true, Dropout = 0.1, PriorShakedrop = true,
     };
 
     public void Validate(string sourceName)
