@@ -16,9 +16,9 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "quick (default: CUD RK12 on Fashion-MNIST, ~10 min on 2 cores), mnist-paper, cifar10-paper", DefaultValueFactory = _ => "quick" };
+        var preset = new Option<string>("--preset") { Description = "quick (default: CUD RK12 on Fashion-MNIST, ~10 min on 2 cores), mnist-paper, cifar10-paper, imagenet64-paper, imagenet64-tiny", DefaultValueFactory = _ => "quick" };
         var config = new Option<string?>("--config") { Description = "JSON with \"model\" (reference keys) and/or \"training\" keys, applied over the preset" };
-        var model = new Option<string?>("--model") { Description = "Model config JSON (reference keys), overrides the preset's network" };
+        var model = new Option<string?>("--model") { Description = "Model config JSON (SongUNet reference keys, or an ADM config with \"unet_type\": \"adm\") or a preset model name, overrides the preset's network" };
         var objective = new Option<string?>("--objective") { Description = "rf | curvature | cud | cd | pd (cd/pd distill the run given by --from)" };
         var from = new Option<string?>("--from") { Description = "cd/pd: the pre-trained run directory to distill (its EMA weights; its model config is used)" };
         var rk = new Option<int?>("--rk") { Description = "CUD order: 12 | 23 | 34" };
@@ -72,7 +72,7 @@ internal static class TrainCommand
             {
                 o = Presets(r.GetValue(preset)!);
                 if (r.GetValue(config) is string c) o = TrainingOptions.Load(c, o);
-                if (r.GetValue(model) is string m) o = o with { Model = ModelLoading.LoadConfig(m) };
+                if (r.GetValue(model) is string m) o = o with { Model = ModelLoading.LoadModel(m) };
                 if (r.GetValue(encoderModel) is string em) o = o with { EncoderModel = ModelLoading.LoadConfig(em, Migration.ConfigRole.NoiseEncoder) };
                 var ob = o.Objective;
                 if (r.GetValue(objective) is string os) ob = ob with { Kind = os switch
@@ -134,7 +134,8 @@ internal static class TrainCommand
         Row("objective", o.Objective.Describe() + (o.Objective.Kind == ObjectiveKind.Cud ? $" (step size {o.Objective.StepSize}, teacher {o.Objective.Teacher})".ToLowerInvariant() : ""));
         Row("data", $"{o.Dataset}: {data.Count} images {data.Channels}x{data.Height}x{data.Width} ({data.Source})");
         Row("network", $"{o.Model.Describe()}, {trainer.Network.Parameters.ElementCount:N0} parameters");
-        Row("schedule", $"{o.Iterations} iterations, batch {o.Batch}, {o.Optimizer} lr {o.LearningRate:G3} (warm-up {o.Warmup}), EMA {o.EmaDecay} from {o.EmaStart}");
+        Row("schedule", $"{o.Iterations} iterations, batch {o.Batch}, {o.Optimizer} lr {o.LearningRate:G3} (warm-up {o.Warmup}), EMA {o.EmaDecay} from {o.EmaStart}" +
+            (o.ExtraEmaDecays.Length > 0 ? $" (also saved: EMA {string.Join(", ", o.ExtraEmaDecays)})" : ""));
         Row("device", device);
         if (Backends.Cpu.ConvPlan.Of(trainer.Backend) is { } plan)
             Row("conv 3x3", plan.Entries.Any() ? $"recorded in the checkpoint: {plan.Serialize().Replace(";", "; ")}"

@@ -24,7 +24,9 @@ public static class Checkpoint
 
     public static string PathIn(string runDir) => Path.Combine(runDir, FileName);
 
-    public static void Save(string runDir, TrainerProgress progress, ParameterSet model, ParameterSet ema, ParameterSet? encoder, AdamOptimizer optimizer)
+    /// <param name="extraEmas">Further EMA copies (the reference's <c>ema_rate</c> list beyond the first), each under its prefix <c>ema_RATE.</c>.</param>
+    public static void Save(string runDir, TrainerProgress progress, ParameterSet model, ParameterSet ema, ParameterSet? encoder, AdamOptimizer optimizer,
+        IReadOnlyList<(string Prefix, ParameterSet Set)>? extraEmas = null)
     {
         var tensors = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         void AddAll(Dictionary<string, HostTensor> part)
@@ -34,6 +36,7 @@ public static class Checkpoint
         AddAll(StateDict.Export(model, includeBuffers: false, prefix: "model."));
         AddAll(StateDict.Export(ema, includeBuffers: false, prefix: "ema."));
         if (encoder is not null) AddAll(StateDict.Export(encoder, includeBuffers: false, prefix: "encoder."));
+        foreach (var (prefix, set) in extraEmas ?? []) AddAll(StateDict.Export(set, includeBuffers: false, prefix: prefix));
         for (int i = 0; i < optimizer.Parameters.Count; i++)
         {
             string name = OptimizerKey(optimizer, i, model);
@@ -53,7 +56,8 @@ public static class Checkpoint
     }
 
     /// <summary>Restores everything Save wrote; a file that is corrupt or belongs to another model is an error naming it.</summary>
-    public static TrainerProgress Load(string runDir, ParameterSet model, ParameterSet ema, ParameterSet? encoder, AdamOptimizer optimizer)
+    public static TrainerProgress Load(string runDir, ParameterSet model, ParameterSet ema, ParameterSet? encoder, AdamOptimizer optimizer,
+        IReadOnlyList<(string Prefix, ParameterSet Set)>? extraEmas = null)
     {
         string path = PathIn(runDir);
         SweepAbandonedWrites(runDir);
@@ -63,11 +67,13 @@ public static class Checkpoint
             throw new InvalidDataFileException(path, $"not a CatchUp checkpoint (format '{format ?? "missing"}', expected {Format})");
         Dictionary<string, HostTensor> Section(string prefix) => file.Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+        string[] prefixes = ["model.", "ema.", "encoder.", "adam_m.", "adam_v.", .. (extraEmas ?? []).Select(e => e.Prefix)];
         foreach (var key in file.Tensors.Keys)
-            if (!(key.StartsWith("model.") || key.StartsWith("ema.") || key.StartsWith("encoder.") || key.StartsWith("adam_m.") || key.StartsWith("adam_v.")))
+            if (!prefixes.Any(p => key.StartsWith(p, StringComparison.Ordinal)))
                 throw new InvalidDataFileException(path, $"unknown tensor '{key}' in checkpoint");
         StateDict.Load(model, Section("model."), path);
         StateDict.Load(ema, Section("ema."), path);
+        foreach (var (prefix, set) in extraEmas ?? []) StateDict.Load(set, Section(prefix), path);
         if (encoder is not null) StateDict.Load(encoder, Section("encoder."), path);
         else if (file.Tensors.Keys.Any(k => k.StartsWith("encoder.")))
             throw new InvalidDataFileException(path, "the checkpoint holds an encoder but the run's objective uses none");

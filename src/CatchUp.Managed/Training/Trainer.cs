@@ -39,6 +39,7 @@ public sealed class Trainer : IDisposable
     private readonly AdamOptimizer _optimizer;
     private Tensor[]? _grads;
     private readonly EmaTracker _emaTracker;
+    private readonly (string Prefix, IVelocityNetwork Net, EmaTracker Tracker)[] _extraEmas;
     private readonly Action<string, HostTensor>? _gridWriter;
     private readonly float[] _batchHost;
     private readonly int[] _labels;
@@ -91,6 +92,13 @@ public sealed class Trainer : IDisposable
         _optimizer = new AdamOptimizer(backend, trainable, weightDecay: options.WeightDecay, decoupled: options.Optimizer == "adamw");
         _emaTracker = new EmaTracker(backend, _net.Parameters, _ema.Parameters, options.EmaDecay, options.EmaStart);
         _emaTracker.CopyFromSource();
+        _extraEmas = options.ExtraEmaDecays.Select(decay =>
+        {
+            var shadow = model.Build(backend);
+            var tracker = new EmaTracker(backend, _net.Parameters, shadow.Parameters, decay, options.EmaStart);
+            tracker.CopyFromSource();
+            return (ExtraEmaPrefix(decay), shadow, tracker);
+        }).ToArray();
         _reducer = new GradientAllreducer(_comm, backend, trainable, bucketBytes);
         _scalars = new double[_objective.Terms.Count + 2];
         _batchHost = new float[options.Batch * data.ImageSize];
@@ -108,6 +116,11 @@ public sealed class Trainer : IDisposable
     public ICommunicator Communicator => _comm;
     public GradientAllreducer GradientReducer => _reducer;
 
+    /// <summary>The checkpoint prefix of an extra EMA rate: <c>ema_0.9999.</c>.</summary>
+    public static string ExtraEmaPrefix(float decay) => $"ema_{decay.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.";
+
+    private (string, ParameterSet)[] ExtraEmaSets => _extraEmas.Select(e => (e.Prefix, e.Net.Parameters)).ToArray();
+
     /// <summary>The EMA weights of another run's checkpoint (what its samples come from).</summary>
     private static void LoadPretrained(string runDir, ParameterSet target, string headPrefix)
     {
@@ -121,7 +134,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Restores the run's checkpoint (model, EMA, encoder, Adam, iteration, data position).</summary>
     public void Resume()
     {
-        var progress = Checkpoint.Load(RunDir, _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer);
+        var progress = Checkpoint.Load(RunDir, _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer, ExtraEmaSets);
         if (progress.Iteration > _o.Iterations)
             throw new InvalidDataFileException(Checkpoint.PathIn(RunDir), $"checkpoint is at iteration {progress.Iteration}, past the run's {_o.Iterations}");
         Iteration = progress.Iteration;
@@ -142,7 +155,7 @@ public sealed class Trainer : IDisposable
     public void SaveCheckpoint()
     {
         if (_comm.IsRoot) Checkpoint.Save(RunDir, new TrainerProgress(Iteration, _optimizer.Steps, _nanSkips, _sampler.GetState(), ConvPlan.Of(_b)?.Serialize()),
-            _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer);
+            _net.Parameters, _ema.Parameters, _encoder?.Network.Parameters, _optimizer, ExtraEmaSets);
     }
 
     /// <summary>Trains until the configured iteration count (or <paramref name="stopAfter"/> more iterations).</summary>
@@ -180,6 +193,7 @@ public sealed class Trainer : IDisposable
             }
             Iteration++;
             _emaTracker.Update(Iteration);
+            foreach (var extra in _extraEmas) extra.Tracker.Update(Iteration);
             windowIterations++;
 
             if (Iteration % _o.LogEvery == 0 || Iteration == end)
@@ -217,7 +231,8 @@ public sealed class Trainer : IDisposable
     /// <summary>Checksums of the weights, the EMA and the encoder, compared across ranks: a mismatch stops the run.</summary>
     public void CompareWeightsAcrossRanks()
     {
-        var all = _net.Parameters.All.Concat(_ema.Parameters.All).Concat(_encoder?.Network.Parameters.All ?? []);
+        var all = _net.Parameters.All.Concat(_ema.Parameters.All).Concat(_encoder?.Network.Parameters.All ?? [])
+            .Concat(_extraEmas.SelectMany(e => e.Net.Parameters.All));
         if (WeightChecksum.Compare(_comm, _checksum.Compute(_b, all)) is string problem)
             throw new RanksDivergedException($"iteration {Iteration}: {problem}; the ranks no longer compute the same run. " +
                 "Check that every rank runs the same catchup build, data and MPI library");
@@ -261,6 +276,7 @@ public sealed class Trainer : IDisposable
         _encoder?.Dispose();
         _net.Dispose();
         _ema.Dispose();
+        foreach (var extra in _extraEmas) extra.Net.Dispose();
         _pretrained?.Dispose();
         _x0.Dispose();
     }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CatchUp.IO;
 using CatchUp.Models;
+using CatchUp.Models.Adm;
 using CatchUp.Objectives;
 
 namespace CatchUp.Training;
@@ -23,6 +24,9 @@ public sealed record TrainingOptions
     public string Optimizer { get; init; } = "adam";
     public float WeightDecay { get; init; }
     public float EmaDecay { get; init; } = 0.999f;
+    /// <summary>Further EMA rates tracked beside <see cref="EmaDecay"/> (the reference's <c>ema_rate</c> list after its
+    /// first entry); each is saved in the checkpoint as <c>ema_RATE.*</c>. Samples come from <see cref="EmaDecay"/>'s.</summary>
+    public float[] ExtraEmaDecays { get; init; } = [];
     public long EmaStart { get; init; }
     public ulong Seed { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -67,12 +71,41 @@ public sealed record TrainingOptions
         EmaDecay = 0.9999f, EmaStart = 5000, CheckpointEvery = 5000, SampleEvery = 5000, LogEvery = 100, HorizontalFlip = true,
     };
 
+    /// <summary>
+    /// Paper configuration (c), class-conditional ImageNet 64x64 as the reference command line runs it: the 296M ADM
+    /// UNetModel (dynamic skip), CUD RK12 without the noise encoder, global batch 1024 (8 ranks x 128), lr 4e-4, no
+    /// warm-up, EMA rates 0.999, 0.9999 and 0.9999432189950708 (each saved), 800k iterations. Data: --data DIR.
+    /// </summary>
+    public static TrainingOptions ImageNet64Paper => new()
+    {
+        Model = AdmUNetConfig.ImageNet64Paper with { PriorShakedrop = true },
+        Objective = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1 },
+        Dataset = "imagenet64", Iterations = 800_000, Batch = 1024, LearningRate = 4e-4f, Warmup = 0,
+        EmaDecay = 0.999f, ExtraEmaDecays = [0.9999f, 0.9999432189950708f], EmaStart = 0,
+        CheckpointEvery = 10_000, SampleEvery = 10_000, LogEvery = 100,
+    };
+
+    /// <summary>The same kind of run at CPU scale: the tiny ADM (<see cref="AdmUNetConfig.ImageNet64Tiny"/>), batch 16,
+    /// lr 2e-4 with 100 warm-up steps, EMA 0.995 (+ 0.999 saved), 2000 iterations.</summary>
+    public static TrainingOptions ImageNet64Tiny => new()
+    {
+        Model = AdmUNetConfig.ImageNet64Tiny,
+        Objective = new ObjectiveOptions { Kind = ObjectiveKind.Cud, Order = 1 },
+        Dataset = "imagenet64", Iterations = 2000, Batch = 16, LearningRate = 2e-4f, Warmup = 100,
+        EmaDecay = 0.995f, ExtraEmaDecays = [0.999f], EmaStart = 100, CheckpointEvery = 250, SampleEvery = 500,
+        GridSamples = 16,
+    };
+
+    public static readonly string[] PresetNames = ["quick", "mnist-paper", "cifar10-paper", "imagenet64-paper", "imagenet64-tiny"];
+
     public static TrainingOptions Preset(string name) => name switch
     {
         "quick" => Quick,
         "mnist-paper" => MnistPaper,
         "cifar10-paper" => Cifar10Paper,
-        _ => throw new ArgumentException($"unknown preset '{name}' (quick, mnist-paper, cifar10-paper)"),
+        "imagenet64-paper" => ImageNet64Paper,
+        "imagenet64-tiny" => ImageNet64Tiny,
+        _ => throw new ArgumentException($"unknown preset '{name}' ({string.Join(", ", PresetNames)})"),
     };
 
     /// <summary>The encoder actually built when the objective uses one.</summary>
@@ -90,6 +123,8 @@ public sealed record TrainingOptions
         if (Warmup < 0) Fail("warmup", "must be >= 0");
         if (Optimizer is not ("adam" or "adamw")) Fail("optimizer", "must be adam or adamw");
         if (!(EmaDecay >= 0 && EmaDecay < 1)) Fail("ema_decay", "must be in [0, 1)");
+        if (ExtraEmaDecays.Any(d => !(d >= 0 && d < 1))) Fail("extra_ema_decays", "every rate must be in [0, 1)");
+        if (ExtraEmaDecays.Distinct().Count() != ExtraEmaDecays.Length || ExtraEmaDecays.Contains(EmaDecay)) Fail("extra_ema_decays", "the rates must differ from each other and from ema_decay");
         if (Threads < 1) Fail("threads", "must be at least 1");
         if (WorldSize < 1) Fail("world_size", "must be at least 1");
         if (CheckpointEvery < 1 || LogEvery < 1 || SampleEvery < 1) Fail("checkpoint_every/log_every/sample_every", "must be at least 1");
@@ -132,6 +167,7 @@ public sealed record TrainingOptions
             ["weight_decay"] = WeightDecay,
             ["ema_decay"] = EmaDecay,
             ["ema_start"] = EmaStart,
+            ["extra_ema_decays"] = new JsonArray(ExtraEmaDecays.Select(d => JsonValue.Create(d)).ToArray<JsonNode?>()),
             ["seed"] = Seed,
             ["threads"] = Threads,
             ["world_size"] = WorldSize,
@@ -230,6 +266,10 @@ public sealed record TrainingOptions
                 case "weight_decay": r = r with { WeightDecay = Get<float>(key, node) }; break;
                 case "ema_decay": r = r with { EmaDecay = Get<float>(key, node) }; break;
                 case "ema_start": r = r with { EmaStart = Get<long>(key, node) }; break;
+                case "extra_ema_decays":
+                    r = r with { ExtraEmaDecays = node is JsonArray list ? list.Select(v => v is null ? float.NaN : Get<float>(key, v)).ToArray()
+                        : throw new InvalidDataFileException(source, $"'{key}' must be a list of numbers") };
+                    break;
                 case "seed": r = r with { Seed = Get<ulong>(key, node) }; break;
                 case "threads": r = r with { Threads = Get<int>(key, node) }; break;
                 case "world_size": r = r with { WorldSize = Get<int>(key, node) }; break;
