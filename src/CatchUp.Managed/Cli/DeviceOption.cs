@@ -18,12 +18,11 @@ internal static class DeviceOption
     public static IBackend Open(string device, int threads, Distributed.ICommunicator? communicator = null, string? convAlgorithm = null)
     {
         var comm = communicator ?? Distributed.SingleProcessCommunicator.Instance;
-        if (convAlgorithm is not null && ConvAlgorithmOption.Parse(convAlgorithm) == Backends.Cpu.ConvAlgorithm.Auto && comm.Size > 1)
-            throw new CliUsageException("--conv-algorithm auto tunes each process on its own, so the ranks would compute differently; under mpirun choose direct, winograd2 or winograd4");
         IBackend backend;
         try { backend = BackendFactory.Create(device, threads, comm.IsRoot ? Console.Out : TextWriter.Null, comm.LocalRank); }
         catch (ArgumentException e) { throw new CliUsageException(e.Message); }
         if (convAlgorithm is not null) ConvAlgorithmOption.Apply(backend, convAlgorithm, comm.IsRoot ? Console.Out : TextWriter.Null);
+        if (Backends.Cpu.ConvPlan.Of(backend) is { } plan) Distributed.ConvPlanAgreement.Install(plan, comm);
         return backend;
     }
 }

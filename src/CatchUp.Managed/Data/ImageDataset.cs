@@ -215,7 +215,19 @@ public sealed class ImageDataset
         var batches = ImageNetBatches(dir, train);
         if (batches.Length > 0)
         {
-            var read = batches.Select(DownsampledImageNetReader.Read).ToArray();
+            var read = new DownsampledImageNetReader.Batch[batches.Length];
+            long total = 0;
+            for (int i = 0; i < batches.Length; i++)
+            {
+                read[i] = DownsampledImageNetReader.Read(batches[i]);
+                total += read[i].Pixels.Length;
+                // the set is held in memory as one float32 array: refuse before it cannot be, not with an overflow
+                if (total > Array.MaxLength)
+                    throw new InvalidDataFileException(dir, $"the first {i + 1} of the {batches.Length} batches already hold " +
+                        $"{total / (3L * read[0].Resolution * read[0].Resolution):N0} images, more than this in-memory loader takes " +
+                        $"({Array.MaxLength / (3L * read[0].Resolution * read[0].Resolution):N0} at {read[0].Resolution}x{read[0].Resolution}); " +
+                        "keep fewer train_data_batch_*.npz files in the directory");
+            }
             int r = read[0].Resolution;
             if (read.FirstOrDefault(b => b.Resolution != r) is { } other)
                 throw new InvalidDataFileException(batches[Array.IndexOf(read, other)], $"holds {other.Resolution}x{other.Resolution} images, {batches[0]} holds {r}x{r}");

@@ -112,6 +112,22 @@ public class DataParallelTrainingTests(ITestOutputHelper log) : IDisposable
         Assert.Equal("20", SafetensorsFile.Read(Checkpoint.PathIn(moved)).Metadata["iteration"]);
     }
 
+    [Fact]
+    public void AutoConvolutionAlgorithmsAreMeasuredOnceOnRankZeroAndRecordedForResume()
+    {
+        string run = Path.Combine(_dir, "auto");
+        var r = CatchUpProcess.Mpirun(2, Train(run, 6, 1, [.. Cud, "--conv-algorithm", "auto"]));
+        Ok(r, "mpirun -np 2 --conv-algorithm auto");
+        string plan = SafetensorsFile.Read(Checkpoint.PathIn(run)).Metadata["conv_plan"];
+        Assert.Contains("@8x8=", plan);
+        Assert.DoesNotContain("auto", plan);
+        // one measurement line per shape (rank 0's), not one per rank
+        var tuned = r.Stdout.Split('\n').Where(l => l.StartsWith("conv3x3 ", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(plan.Split(';').Length, tuned.Length);
+        Ok(CatchUpProcess.Mpirun(2, ["train", "--resume", run, "--iterations", "8", "--threads", "1", "--conv-algorithm", "auto"]), "resume");
+        Assert.Equal(plan, SafetensorsFile.Read(Checkpoint.PathIn(run)).Metadata["conv_plan"]);
+    }
+
     private static CatchUpProcess.Result Launch(int ranks, string[] args) => ranks == 1 ? CatchUpProcess.Run(args) : CatchUpProcess.Mpirun(ranks, args);
 
     [Fact]

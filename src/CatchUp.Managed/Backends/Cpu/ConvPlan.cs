@@ -59,7 +59,7 @@ public sealed class ConvPlan
     private readonly List<ConvShape> _order = new();
     private readonly Dictionary<ConvShape, long> _calls = new();
 
-    /// <summary>Direct by default; the CLI passes <c>--conv-algorithm</c> (default auto).</summary>
+    /// <summary>Direct by default; the CLI passes <c>--conv-algorithm</c>.</summary>
     public ConvAlgorithm Requested { get; set; } = ConvAlgorithm.Direct;
 
     /// <summary>Rounds per candidate when tuning.</summary>
@@ -67,6 +67,11 @@ public sealed class ConvPlan
 
     /// <summary>Called after each shape is tuned (e.g. to print it).</summary>
     public Action<ConvShape, ConvChoice>? Tuned { get; set; }
+
+    /// <summary>Several processes: given a new shape and the tuning, returns the choice every process uses (rank 0
+    /// tunes, the others receive its choice). A collective call, made at the first call of each shape, which every
+    /// process meets in the same order (<see cref="Distributed.ConvPlanAgreement"/>).</summary>
+    public Func<ConvShape, Func<ConvChoice>, ConvChoice>? Agree { get; set; }
 
     /// <summary>Every 3x3 shape resolved so far with its number of calls (forward and backward counted apart).</summary>
     public IReadOnlyDictionary<ConvShape, long> Calls => _calls;
@@ -86,7 +91,8 @@ public sealed class ConvPlan
         calls++;
         if (_choices.TryGetValue(shape, out var c)) return c;
         if (Requested != ConvAlgorithm.Auto) return Fixed[(int)Requested];
-        c = Tune(backend, shape, Math.Max(1, x.N), TuneRounds);
+        int batch = Math.Max(1, x.N);
+        c = Agree is null ? Tune(backend, shape, batch, TuneRounds) : Agree(shape, () => Tune(backend, shape, batch, TuneRounds));
         Set(shape, c);
         Tuned?.Invoke(shape, c);
         return c;

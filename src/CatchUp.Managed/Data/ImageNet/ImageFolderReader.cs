@@ -29,7 +29,10 @@ public static class ImageFolderReader
         var classNames = names.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var index = classNames.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
         int plane = resolution * resolution;
-        var pixels = new byte[checked((long)files.Count * 3 * plane)];
+        if ((long)files.Count * 3 * plane > Array.MaxLength)
+            throw new InvalidDataFileException(directory, $"{files.Count:N0} images, more than this in-memory loader takes " +
+                $"({Array.MaxLength / (3L * plane):N0} at {resolution}x{resolution}); point --data at a smaller folder");
+        var pixels = new byte[(long)files.Count * 3 * plane];
         var labels = new int[files.Count];
         for (int n = 0; n < files.Count; n++)
         {
