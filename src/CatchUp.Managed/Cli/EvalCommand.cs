@@ -108,15 +108,20 @@ internal static class EvalCommand
         if (bad >= 0) throw new InvalidDataFileException(samplesPath, $"tensor 'x' holds a non-finite value ({x.Data[bad]}) in sample {bad / (x.Length / count)}");
 
         string dataset = datasetName ?? samplesDataset ?? metadata.Dataset;
+        // Labels (class-conditional samples): one class of the data set per sample, for per-class FID.
+        int[]? labels = file.Tensors.TryGetValue("y", out var y)
+            ? LabelsFile.Check(y, samplesPath, count, ImageDataset.ClassesOf(DatasetArguments.Parse(dataset))) : null;
         EvaluationScores scores;
         EvaluationScores? inceptionScores = null;
         int realUsed;
+        int[] realPerClass = [];
         try
         {
             using (var evaluator = SampleEvaluator.Create(classifierPath, dataset, dataDir, threads, realCount, Console.Out))
             {
                 realUsed = evaluator.RealCount;
-                scores = evaluator.Evaluate(x.Data, count, cfg.InChannels, cfg.Resolution, cfg.Resolution);
+                realPerClass = Enumerable.Range(0, evaluator.Classes).Select(evaluator.RealCountOfClass).ToArray();
+                scores = evaluator.Evaluate(x.Data, count, cfg.InChannels, cfg.Resolution, cfg.Resolution, labels);
             }
             if (inceptionPath is not null)
             {
@@ -161,6 +166,14 @@ internal static class EvalCommand
         Console.WriteLine($"  IS_{s}        {scores.InceptionScore:F3} +- {scores.InceptionScoreStd:F3}");
         Console.WriteLine($"  precision_{s} {scores.Precision:F4}");
         Console.WriteLine($"  recall_{s}    {scores.Recall:F4}");
+        if (scores.PerClass is { } perClass)
+        {
+            json["fid_per_class_mean"] = Number(perClass.MeanFid);
+            json["per_class"] = new JsonArray(perClass.Scored.Select(c => (JsonNode)new JsonObject { ["class"] = c.Class, ["count"] = c.Count, ["fid"] = c.Fid }).ToArray());
+            if (perClass.Skipped.Any())
+                json["per_class_skipped"] = new JsonArray(perClass.Skipped.Select(c => (JsonNode)new JsonObject { ["class"] = c.Class, ["count"] = c.Count }).ToArray());
+            PrintPerClass(perClass, s, realPerClass);
+        }
         if (inceptionScores is { } inc)
         {
             string i = inc.FeatureSpace;
@@ -182,6 +195,24 @@ internal static class EvalCommand
         }
         Console.WriteLine(text);
         return 0;
+    }
+
+    /// <summary>The per-class FIDs, four (class, count, FID) cells a line, their mean, and which classes were skipped and why
+    /// (<paramref name="realPerClass"/>: the real test images of each class).</summary>
+    private static void PrintPerClass(PerClassFid perClass, string space, int[] realPerClass)
+    {
+        const int perLine = 4;
+        var scored = perClass.Scored.ToList();
+        Console.WriteLine($"  per-class FID_{space} (samples of class k vs real test images of class k), {scored.Count} of {perClass.Present.Count} classes present:");
+        for (int i = 0; i < scored.Count; i += perLine)
+            Console.WriteLine("  " + string.Join("  |", scored.Skip(i).Take(perLine).Select(c =>
+                string.Create(CultureInfo.InvariantCulture, $"  class {c.Class,4} n {c.Count,5}  FID {c.Fid,8:F3}"))));
+        Console.WriteLine(scored.Count > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"  FID_{space} per-class mean {perClass.MeanFid:F3} (over {scored.Count} classes)")
+            : $"  FID_{space} per-class mean: none (no class has {PerClassFid.MinimumCount} samples and {PerClassFid.MinimumCount} real test images)");
+        if (perClass.Skipped.Any())
+            Console.WriteLine($"  note: skipped, with fewer than {PerClassFid.MinimumCount} samples or real test images: " +
+                string.Join(", ", perClass.Skipped.Select(c => $"class {c.Class} ({c.Count} samples, {realPerClass[c.Class]} real)")));
     }
 
     private static JsonNode? Number(double v) => double.IsFinite(v) ? JsonValue.Create(v) : null;

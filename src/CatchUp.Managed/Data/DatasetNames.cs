@@ -18,6 +18,10 @@ public static class DatasetNames
         return ok;
     }
 
+    /// <summary>The kind named <paramref name="name"/>; an <see cref="ArgumentException"/> for an unknown name.</summary>
+    public static DatasetKind Parse(string name) => TryParse(name, out var kind) ? kind
+        : throw new ArgumentException($"dataset '{name}': expected {Expected}");
+
     public static string Name(DatasetKind kind) => kind switch
     {
         DatasetKind.FashionMnist => "fashion-mnist",

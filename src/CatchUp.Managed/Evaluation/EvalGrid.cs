@@ -67,7 +67,7 @@ public static class EvalGrid
                 var samples = SampleGenerator.Generate(net, point.Solver, point.Nfe, job.Target.Head, noise, o.Count, o.Batch,
                     progress: new Reporter(n => progress.Update(before + n, label)), labels: labels);
                 double seconds = clock.Elapsed.TotalSeconds;
-                var scores = evaluator.Evaluate(samples.X, samples.Count, samples.Channels, samples.Height, samples.Width);
+                var scores = evaluator.Evaluate(samples.X, samples.Count, samples.Channels, samples.Height, samples.Width, labels);
                 var row = new EvalRow(job.Target.Name, job.Target.Head, point.Solver, point.Nfe, samples.MeanNfe, scores, o.Count / Math.Max(seconds, 1e-9));
                 int shown = Math.Min(GridImages, samples.Count);
                 ImageGrid.WritePng(PointPath(job.Target, point, "png"), samples.X.AsSpan(0, shown * samples.Channels * samples.Height * samples.Width),
@@ -76,8 +76,9 @@ public static class EvalGrid
                     new JsonObject { ["key"] = job.Key(point), ["row"] = EvalReport.RowJson(row, round: false) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
                 job.Scored[point] = row;
                 done = before + o.Count;
+                string perClass = scores.PerClass is { } p ? string.Create(CultureInfo.InvariantCulture, $"  FID per class (mean) {p.MeanFid,8:F3}") : "";
                 progress.Message(string.Create(CultureInfo.InvariantCulture,
-                    $"{label,-28} FID {scores.Fid,8:F3}  IS {scores.InceptionScore,5:F2}  precision {scores.Precision:F3}  recall {scores.Recall:F3}  {row.ImagesPerSecond,7:F1} images/s"));
+                    $"{label,-28} FID {scores.Fid,8:F3}{perClass}  IS {scores.InceptionScore,5:F2}  precision {scores.Precision:F3}  recall {scores.Recall:F3}  {row.ImagesPerSecond,7:F1} images/s"));
             }
         }
         return jobs.SelectMany(j => points.Select(p => j.Scored[p])).ToList();

@@ -25,26 +25,40 @@ public static class EvalReport
         Plot(rows).Save(Path.Combine(dir, Files[2]));
     }
 
-    /// <summary>A row as JSON; <paramref name="round"/> = false keeps every digit (the stored points, read back exactly).</summary>
+    /// <summary>A row as JSON; <paramref name="round"/> = false keeps every digit (the stored points, read back exactly).
+    /// Rows of class-conditional models add <c>fid_per_class_mean</c>, <c>fid_per_class</c> and <c>count_per_class</c>
+    /// (arrays indexed by class; a class without a FID is null).</summary>
     public static JsonObject RowJson(EvalRow r, bool round = true)
     {
         JsonNode? Round(double v) => double.IsFinite(v) ? JsonValue.Create(round ? Math.Round(v, 4) : v) : null;
-        return new()
+        var row = new JsonObject
         {
         ["method"] = r.Method, ["head"] = r.Head, ["solver"] = r.Solver, ["nfe"] = r.Nfe, ["mean_nfe"] = r.MeanNfe,
         ["fid"] = Round(r.Scores.Fid), ["is"] = Round(r.Scores.InceptionScore), ["is_std"] = Round(r.Scores.InceptionScoreStd),
         ["precision"] = Round(r.Scores.Precision), ["recall"] = Round(r.Scores.Recall),
         ["images_per_s"] = Round(r.ImagesPerSecond), ["count"] = r.Scores.Count, ["feature_space"] = r.Scores.FeatureSpace,
         };
+        if (r.Scores.PerClass is { } perClass)
+        {
+            row["fid_per_class_mean"] = Round(perClass.MeanFid);
+            row["fid_per_class"] = new JsonArray(perClass.FidByClass().Select(Round).ToArray());
+            row["count_per_class"] = new JsonArray(perClass.CountByClass().Select(n => (JsonNode)n).ToArray());
+        }
+        return row;
     }
 
-    /// <summary>The inverse of <see cref="RowJson"/> (a missing IS reads as NaN).</summary>
+    /// <summary>The inverse of <see cref="RowJson"/> (a missing IS reads as NaN; a row without per-class FIDs, also one stored before
+    /// they existed, has none).</summary>
     public static EvalRow ParseRow(JsonNode? node)
     {
         if (node is null) throw new FormatException("no row");
         double D(string key) => node[key] is JsonValue v ? v.GetValue<double>() : double.NaN;
+        var perClass = node["fid_per_class"] is JsonArray fids
+            ? PerClassFid.FromArrays(fids.Select(f => f is JsonValue v ? v.GetValue<double>() : double.NaN).ToList(),
+                node["count_per_class"]!.AsArray().Select(n => n!.GetValue<int>()).ToList())
+            : null;
         var scores = new EvaluationScores(node["feature_space"]!.GetValue<string>(), D("fid"), D("is"), D("is_std"), D("precision"), D("recall"),
-            node["count"]!.GetValue<int>());
+            node["count"]!.GetValue<int>(), perClass);
         return new EvalRow(node["method"]!.GetValue<string>(), node["head"]!.GetValue<int>(), node["solver"]!.GetValue<string>(),
             node["nfe"]!.GetValue<int>(), D("mean_nfe"), scores, D("images_per_s"));
     }
@@ -63,11 +77,17 @@ public static class EvalReport
             sb.AppendLine();
         }
         string methodColumn = methods.Count > 1 ? "method | " : "";
-        sb.AppendLine($"| {methodColumn}solver | NFE | FID | IS | precision | recall | images/s |");
-        sb.AppendLine($"| {(methods.Count > 1 ? "--- | " : "")}--- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        // Class-conditional models: the mean of the per-class FIDs (a row stored before per-class FIDs has none).
+        bool perClass = rows.Any(r => r.Scores.PerClass is not null);
+        sb.AppendLine($"| {methodColumn}solver | NFE | FID | {(perClass ? "FID per class (mean) | " : "")}IS | precision | recall | images/s |");
+        sb.AppendLine($"| {(methods.Count > 1 ? "--- | " : "")}--- | ---: | ---: | {(perClass ? "---: | " : "")}---: | ---: | ---: | ---: |");
         foreach (var r in rows)
+        {
+            string perClassCell = !perClass ? "" : r.Scores.PerClass is { } p && double.IsFinite(p.MeanFid)
+                ? p.MeanFid.ToString("F3", CultureInfo.InvariantCulture) + " | " : "- | ";
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {(methods.Count > 1 ? r.Method + " | " : "")}{r.Solver} | {r.Nfe} | {r.Scores.Fid:F3} | {r.Scores.InceptionScore:F2} | {r.Scores.Precision:F3} | {r.Scores.Recall:F3} | {r.ImagesPerSecond:F1} |"));
+                $"| {(methods.Count > 1 ? r.Method + " | " : "")}{r.Solver} | {r.Nfe} | {r.Scores.Fid:F3} | {perClassCell}{r.Scores.InceptionScore:F2} | {r.Scores.Precision:F3} | {r.Scores.Recall:F3} | {r.ImagesPerSecond:F1} |"));
+        }
         return sb.ToString();
     }
 

@@ -8,14 +8,16 @@ namespace CatchUp.Evaluation;
 /// The real images' features, computed once per (feature-extractor weights, data set) and cached in the per-user cache
 /// folder (<see cref="CacheDirectory"/>, never next to the weights, which may sit in a repository) as
 /// <c>&lt;weights file name without .safetensors&gt;-&lt;first 16 hex digits of its SHA-256&gt;.stats-&lt;dataset&gt;.safetensors</c>:
-/// tensor <c>features</c> [N, D] (float32) with
+/// tensor <c>features</c> [N, D] (float32) and the images' class labels <c>labels</c> [N] (int64, for per-class FID) with
 /// metadata naming the weights' SHA-256, the data set, the split, the feature space and N. A cache whose key does
 /// not match, or that cannot be read, is recomputed and replaced. The real set is the data set's test split: held out
-/// from the classifier's training, so its features are as unseen as those of generated images.
+/// from the classifier's training, so its features are as unseen as those of generated images. Caches of an older format
+/// (v1 had no labels) are rebuilt.
 /// </summary>
 public static class RealFeatureCache
 {
-    public const string Format = "catchup-real-features-v1";
+    /// <summary>v2 added the <c>labels</c> tensor; a v1 cache is rebuilt.</summary>
+    public const string Format = "catchup-real-features-v2";
     public const string Split = "test";
 
     /// <summary>Where the cache for these weights and data set lives (the cache folder is created).</summary>
@@ -30,9 +32,10 @@ public static class RealFeatureCache
 
     /// <summary>
     /// The cached features when the cache is valid for these weights and data set; otherwise extracts them from
-    /// <paramref name="loadReal"/>'s images, writes the cache (atomically) and returns them. [N, extractor.FeatureDim].
+    /// <paramref name="loadReal"/>'s images, writes the cache (atomically) and returns them: features [N, extractor.FeatureDim]
+    /// and the images' labels [N].
     /// </summary>
-    public static float[] LoadOrCompute(string weightsPath, IFeatureExtractor extractor, string dataset, Func<ImageDataset> loadReal, TextWriter log)
+    public static RealFeatures LoadOrCompute(string weightsPath, IFeatureExtractor extractor, string dataset, Func<ImageDataset> loadReal, TextWriter log)
     {
         string hash = FileHash.Sha256(weightsPath);
         string cachePath = PathFor(weightsPath, hash, dataset);
@@ -46,8 +49,10 @@ public static class RealFeatureCache
                 if (stale is null)
                 {
                     var features = cached.Get("features");
+                    int[] labels = cached.Tensors.TryGetValue("labels", out var y) ? LabelsFile.Check(y, cachePath, features.Shape[0], ClassesOf(dataset))
+                        : throw new InvalidDataFileException(cachePath, "no 'labels' tensor");
                     log.WriteLine($"real features: {features.Shape[0]} {dataset} {Split} images from the cache {cachePath}");
-                    return features.Data;
+                    return new RealFeatures(features.Data, labels);
                 }
             }
             catch (InvalidDataFileException e)
@@ -63,7 +68,11 @@ public static class RealFeatureCache
         extractor.Extract(real.Images, real.Count, real.Channels, real.Height, real.Width, features64, probs: null);
         var result = new float[features64.Length];
         for (int i = 0; i < result.Length; i++) result[i] = (float)features64[i];
-        SafetensorsFile.Write(cachePath, new Dictionary<string, HostTensor> { ["features"] = new([real.Count, extractor.FeatureDim], result) },
+        SafetensorsFile.Write(cachePath, new Dictionary<string, HostTensor>
+            {
+                ["features"] = new([real.Count, extractor.FeatureDim], result),
+                ["labels"] = new([real.Count], Array.ConvertAll(real.Labels, l => (float)l)) { DType = "I64" },
+            },
             new Dictionary<string, string>
             {
                 ["format"] = Format,
@@ -74,14 +83,17 @@ public static class RealFeatureCache
                 ["count"] = real.Count.ToString(CultureInfo.InvariantCulture),
             });
         log.WriteLine($"real features: cached in {cachePath}");
-        return result;
+        return new RealFeatures(result, real.Labels);
     }
+
+    /// <summary>How many classes the labels of <paramref name="dataset"/> range over.</summary>
+    public static int ClassesOf(string dataset) => ImageDataset.ClassesOf(DatasetNames.Parse(dataset));
 
     /// <summary>Why a cache file cannot be used for this key, or null when it can.</summary>
     private static string? WhyStale(SafetensorsFile cached, string hash, string dataset, IFeatureExtractor extractor)
     {
         string Meta(string key) => cached.Metadata.TryGetValue(key, out var v) ? v : "(missing)";
-        if (Meta("format") != Format) return $"format {Meta("format")}";
+        if (Meta("format") != Format) return $"format {Meta("format")}, not {Format}";
         if (Meta("weights_sha256") != hash) return "it was computed with other weights";
         if (Meta("dataset") != dataset) return $"it is for data set {Meta("dataset")}";
         if (Meta("split") != Split) return $"it is for split {Meta("split")}";
@@ -93,3 +105,6 @@ public static class RealFeatureCache
         return null;
     }
 }
+
+/// <summary>The real test images' features [N, D] (float32, row-major) and class labels [N].</summary>
+public sealed record RealFeatures(float[] Features, int[] Labels);

@@ -17,12 +17,16 @@ public class EvalCommandTests : IDisposable
 
     private static (int Exit, string Stdout, string Stderr) Run(params string[] args) => CliRunner.Run(args);
 
-    private string Samples(HostTensor x, string name = "samples.safetensors", Dictionary<string, string>? metadata = null)
+    private string Samples(HostTensor x, string name = "samples.safetensors", Dictionary<string, string>? metadata = null, HostTensor? y = null)
     {
         string path = _f.File(name);
-        SafetensorsFile.Write(path, new Dictionary<string, HostTensor> { ["x"] = x }, metadata);
+        var tensors = new Dictionary<string, HostTensor> { ["x"] = x };
+        if (y is not null) tensors["y"] = y;
+        SafetensorsFile.Write(path, tensors, metadata);
         return path;
     }
+
+    private static HostTensor Labels(params int[] labels) => new([labels.Length], Array.ConvertAll(labels, l => (float)l)) { DType = "I64" };
 
     private string[] Args(string samples, params string[] extra) =>
         ["eval", "--samples", samples, "--classifier", _f.ClassifierPath, "--data", _f.DataDir, "--threads", "2", .. extra];
@@ -149,5 +153,60 @@ public class EvalCommandTests : IDisposable
         (exit, _, stderr) = Run(Args(samples, "--real-count", "1000"));
         Assert.Equal(1, exit);
         Assert.Contains("1000 real images requested", stderr);
+    }
+
+    [Fact]
+    public void LabelledSamplesGetPerClassFidsInTheTableAndTheJson()
+    {
+        // The 40 test images, brightened, labelled like the test split except that class 9 keeps one sample (the others go to 8).
+        var x = new HostTensor([40, 1, 8, 8], _f.TestImages().Select(v => Math.Min(v + 0.3f, 1f)).ToArray());
+        var labels = Enumerable.Range(0, 40).Select(i => i % 10 == 9 && i > 9 ? 8 : i % 10).ToArray();
+        string json = _f.File("per-class.json");
+        var (exit, stdout, stderr) = Run(Args(Samples(x, y: Labels(labels)), "--out", json));
+        Assert.True(exit == 0, stderr + stdout);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var root = doc.RootElement;
+        var perClass = root.GetProperty("per_class").EnumerateArray().ToList();
+        Assert.Equal(Enumerable.Range(0, 9), perClass.Select(c => c.GetProperty("class").GetInt32()));
+        Assert.Equal([4, 4, 4, 4, 4, 4, 4, 4, 7], perClass.Select(c => c.GetProperty("count").GetInt32()));
+        var fids = perClass.Select(c => c.GetProperty("fid").GetDouble()).ToList();
+        Assert.All(fids, f => Assert.True(f > 0, $"FID {f}"));
+        Assert.Equal(fids.Average(), root.GetProperty("fid_per_class_mean").GetDouble(), 1e-9);
+        var skipped = Assert.Single(root.GetProperty("per_class_skipped").EnumerateArray());
+        Assert.Equal(9, skipped.GetProperty("class").GetInt32());
+        Assert.Equal(1, skipped.GetProperty("count").GetInt32());
+        Assert.Contains("per-class FID_classifier", stdout);
+        Assert.Contains("class    8 n     7", stdout);
+        Assert.Contains("per-class mean", stdout);
+        Assert.Contains("note: skipped, with fewer than 2 samples or real test images: class 9 (1 samples, 4 real)", stdout);
+
+        // Unlabelled samples: no per-class fields.
+        (exit, _, stderr) = Run(Args(Samples(x, "unlabelled.safetensors"), "--out", json));
+        Assert.True(exit == 0, stderr);
+        using var plain = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.False(plain.RootElement.TryGetProperty("per_class", out _));
+        Assert.False(plain.RootElement.TryGetProperty("fid_per_class_mean", out _));
+    }
+
+    [Fact]
+    public void BadLabelsAreOneLineErrorsNamingTheFile()
+    {
+        var x = new HostTensor(8, 1, 8, 8);
+        var cases = new (HostTensor Y, string Expected)[]
+        {
+            (new HostTensor([8], new float[8]), "tensor 'y' must be int64 of shape [8], got F32 [8]"),
+            (Labels(0, 1, 2), "tensor 'y' must be int64 of shape [8], got I64 [3]"),
+            (new HostTensor([8, 1], new float[8]) { DType = "I64" }, "tensor 'y' must be int64 of shape [8], got I64 [8, 1]"),
+            (Labels(0, 1, 2, 3, 4, 5, 10, 7), "tensor 'y': class 10 of sample 6 is outside [0, 10)"),
+        };
+        foreach (var (y, expected) in cases)
+        {
+            string samples = Samples(x, "bad-labels.safetensors", y: y);
+            var (exit, _, stderr) = Run(Args(samples));
+            Assert.Equal(1, exit);
+            Assert.True(stderr.Contains($"{samples}: {expected}"), stderr);
+            Assert.Single(stderr.Trim().Split('\n'));
+        }
     }
 }

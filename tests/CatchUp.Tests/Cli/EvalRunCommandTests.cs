@@ -24,13 +24,14 @@ public class EvalRunCommandTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => _f.Dispose();
 
-    /// <summary>A run trained for 2 iterations on the fixture's 8x8 "mnist" data (its classifier fits these images).</summary>
-    private string TrainTinyRun(string name = "run")
+    /// <summary>A run trained for 2 iterations on the fixture's 8x8 "mnist" data (its classifier fits these images); class-conditional
+    /// over <paramref name="labelDim"/> classes when that is positive.</summary>
+    private string TrainTinyRun(string name = "run", int labelDim = 0)
     {
         string model = _f.File("model.json");
-        File.WriteAllText(model, """
+        File.WriteAllText(model, $$"""
             { "img_resolution": 8, "in_channels": 1, "out_channels": 1, "model_channels": 8, "channel_mult": [1, 2],
-              "num_blocks": 1, "attn_resolutions": [], "dropout": 0.0, "prior_shakedrop": false }
+              "num_blocks": 1, "attn_resolutions": [], "dropout": 0.0, "prior_shakedrop": false{{(labelDim > 0 ? $", \"label_dim\": {labelDim}" : "")}} }
             """);
         string run = _f.File(name);
         var (exit, stdout, stderr) = CliRunner.Run("train", "--model", model, "--data", _f.DataDir, "--dataset", "mnist", "--iterations", "2",
@@ -69,6 +70,8 @@ public class EvalRunCommandTests(ITestOutputHelper output) : IDisposable
             Assert.True(row.GetProperty("images_per_s").GetDouble() > 0);
             Assert.Equal(row.GetProperty("nfe").GetInt32(), row.GetProperty("mean_nfe").GetDouble());
             Assert.Equal(8, row.GetProperty("count").GetInt32());
+            Assert.False(row.TryGetProperty("fid_per_class", out _)); // unconditional: no per-class fields
+            Assert.False(row.TryGetProperty("fid_per_class_mean", out _));
         }
         // Euler 1 and Heun 1 are the same integration from the same noise, so the same scores.
         double euler1 = rows[0].GetProperty("fid").GetDouble();
@@ -109,6 +112,48 @@ public class EvalRunCommandTests(ITestOutputHelper output) : IDisposable
         Assert.True(exit == 0, stderr + stdout);
         Assert.Contains("5 to go", stdout);
         Assert.NotEqual(12345.5, Rows(run)[2].GetProperty("fid").GetDouble());
+    }
+
+    [Fact]
+    public void AConditionalRunGetsPerClassFidsAndResumesOverRowsWithoutThem()
+    {
+        string run = TrainTinyRun("conditional", labelDim: 10);
+        // 20 images per point, labels cycled over the 10 classes: 2 of each.
+        var (exit, stdout, stderr) = CliRunner.Run(EvalArgs(run, solvers: "euler", nfe: "1,2", count: "20"));
+        Assert.True(exit == 0, stderr + stdout);
+        var rows = Rows(run);
+        Assert.Equal(2, rows.Count);
+        foreach (var row in rows)
+        {
+            var fids = row.GetProperty("fid_per_class").EnumerateArray().Select(f => f.GetDouble()).ToList();
+            Assert.Equal(10, fids.Count);
+            Assert.All(fids, f => Assert.True(double.IsFinite(f) && f > 0, $"FID {f}"));
+            Assert.Equal(Enumerable.Repeat(2, 10), row.GetProperty("count_per_class").EnumerateArray().Select(n => n.GetInt32()));
+            Assert.Equal(Math.Round(fids.Average(), 4), row.GetProperty("fid_per_class_mean").GetDouble(), 1e-3);
+        }
+        string md = File.ReadAllText(Path.Combine(run, "eval", "results.md"));
+        Assert.Contains("| solver | NFE | FID | FID per class (mean) | IS | precision | recall | images/s |", md);
+        Assert.Contains("FID per class (mean)", stdout);
+
+        // A point stored before per-class FIDs existed (same key, no per-class fields) is still skipped, not rescored.
+        string points = Path.Combine(run, "eval", "points");
+        string old = Path.Combine(points, "euler-nfe1-head1.json");
+        var node = JsonNode.Parse(File.ReadAllText(old))!;
+        var stored = node["row"]!.AsObject();
+        stored.Remove("fid_per_class");
+        stored.Remove("fid_per_class_mean");
+        stored.Remove("count_per_class");
+        File.WriteAllText(old, node.ToJsonString());
+        File.Delete(Path.Combine(points, "euler-nfe2-head1.json"));
+
+        (exit, stdout, stderr) = CliRunner.Run(EvalArgs(run, solvers: "euler", nfe: "1,2", count: "20"));
+        Assert.True(exit == 0, stderr + stdout);
+        Assert.Contains("1 already scored (skipped), 1 to go", stdout);
+        var again = Rows(run);
+        Assert.False(again[0].TryGetProperty("fid_per_class", out _));
+        Assert.Equal(rows[1].GetProperty("fid_per_class").ToString(), again[1].GetProperty("fid_per_class").ToString());
+        Assert.Contains("| euler | 1 | ", File.ReadAllText(Path.Combine(run, "eval", "results.md")));
+        Assert.Matches(@"\| euler \| 1 \| [0-9.]+ \| - \|", File.ReadAllText(Path.Combine(run, "eval", "results.md")));
     }
 
     [Fact]

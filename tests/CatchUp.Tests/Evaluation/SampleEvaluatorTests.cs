@@ -66,6 +66,9 @@ public class SampleEvaluatorTests : IDisposable
         Assert.True(File.Exists(cache));
         var cached = SafetensorsFile.Read(cache);
         Assert.Equal([40, 16], cached.Get("features").Shape);
+        // The test labels too (for per-class FID), as int64.
+        Assert.Equal("I64", cached.Get("labels").DType);
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (float)(i % 10)), cached.Get("labels").Data);
         Assert.Equal(FileHash.Sha256(_f.ClassifierPath), cached.Metadata["weights_sha256"]);
 
         // Without the data directory the cache alone must suffice.
@@ -145,5 +148,91 @@ public class SampleEvaluatorTests : IDisposable
             Assert.Throws<ArgumentException>(() => evaluator.Evaluate(new float[3 * 64], 3, 1, 8, 8));
             Assert.Throws<ArgumentException>(() => evaluator.Evaluate(new float[10 * 3 * 64], 10, 3, 8, 8));
         }
+    }
+
+    /// <summary>The fixture's test images, each brightened by its own amount, so that every class is some distance from the real one.</summary>
+    private float[] AlteredTestImages() =>
+        _f.TestImages().Select((v, i) => Math.Min(v + 0.1f + 0.05f * (i / 64 % 7), 1f)).ToArray();
+
+    [Fact]
+    public void PerClassFidEqualsTheFrechetDistanceOfTheClassSubsets()
+    {
+        // 40 samples labelled like the test split (i % 10), except that samples 19, 29 and 39 move from class 9 to 8:
+        // class 9 keeps 1 sample (skipped), class 8 gets 7.
+        var samples = AlteredTestImages();
+        var labels = Enumerable.Range(0, 40).Select(i => i % 10 == 9 && i > 9 ? 8 : i % 10).ToArray();
+        var (evaluator, _) = Create();
+        EvaluationScores scores;
+        using (evaluator) scores = evaluator.Evaluate(samples, 40, 1, 8, 8, labels);
+
+        var perClass = scores.PerClass!;
+        Assert.Equal(10, perClass.Classes);
+        Assert.Equal(Enumerable.Range(0, 10), perClass.Present.Select(c => c.Class));
+        Assert.Equal([4, 4, 4, 4, 4, 4, 4, 4, 7, 1], perClass.CountByClass());
+        Assert.Equal([9], perClass.Skipped.Select(c => c.Class));
+        Assert.True(double.IsNaN(perClass.FidByClass()[9]));
+
+        // The expected values: the existing FID code on the class subsets of independently extracted features.
+        using var extractor = ClassifierFeatureExtractor.Load(_f.ClassifierPath, 1);
+        int d = extractor.FeatureDim;
+        var fake = new double[40 * d];
+        var real = new double[40 * d];
+        extractor.Extract(samples, 40, 1, 8, 8, fake, probs: null);
+        extractor.Extract(_f.TestImages(), 40, 1, 8, 8, real, probs: null);
+        FeatureStatistics Subset(double[] features, Func<int, bool> take)
+        {
+            var stats = new FeatureStatistics(d);
+            for (int i = 0; i < 40; i++)
+                if (take(i)) stats.Add(features.AsSpan(i * d, d));
+            return stats;
+        }
+        var expected = new double[9];
+        for (int k = 0; k < 9; k++)
+        {
+            expected[k] = FrechetDistance.Compute(Subset(fake, i => labels[i] == k), Subset(real, i => i % 10 == k));
+            Assert.True(expected[k] > 1e-3, $"class {k}: the test needs a clearly non-zero distance, got {expected[k]}");
+            Assert.Equal(expected[k], perClass.FidByClass()[k], 1e-6 * expected[k]);
+        }
+        Assert.Equal(expected.Average(), perClass.MeanFid, 1e-6 * expected.Average());
+    }
+
+    [Fact]
+    public void WithoutLabelsThereAreNoPerClassScoresAndBadLabelsAreArgumentErrors()
+    {
+        var (evaluator, _) = Create();
+        using (evaluator)
+        {
+            var samples = AlteredTestImages();
+            Assert.Null(Score(evaluator, samples).PerClass);
+            Assert.Contains("40 labels, got 39", Assert.Throws<ArgumentException>(() => evaluator.Evaluate(samples, 40, 1, 8, 8, new int[39])).Message);
+            var labels = new int[40];
+            labels[5] = 10;
+            Assert.Contains("label 10 of sample 5", Assert.Throws<ArgumentException>(() => evaluator.Evaluate(samples, 40, 1, 8, 8, labels)).Message);
+        }
+    }
+
+    [Fact]
+    public void AVersion1CacheWithoutLabelsIsRebuiltAndPerClassFidThenNeedsNoData()
+    {
+        var (first, _) = Create();
+        first.Dispose();
+        string cache = RealFeatureCache.PathFor(_f.ClassifierPath, "mnist");
+        var v2 = SafetensorsFile.Read(cache);
+        var v1Metadata = new Dictionary<string, string>(v2.Metadata) { ["format"] = "catchup-real-features-v1" };
+        SafetensorsFile.Write(cache, new Dictionary<string, HostTensor> { ["features"] = v2.Get("features") }, v1Metadata);
+
+        var (second, log) = Create();
+        second.Dispose();
+        Assert.Contains("format catchup-real-features-v1, not catchup-real-features-v2", log);
+        Assert.Contains("extracting 40 mnist test images", log);
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (float)(i % 10)), SafetensorsFile.Read(cache).Get("labels").Data);
+
+        // The rebuilt cache alone gives the per-class statistics.
+        var samples = AlteredTestImages();
+        Directory.Delete(_f.DataDir, recursive: true);
+        using var third = SampleEvaluator.Create(_f.ClassifierPath, "mnist", _f.DataDir, 2, realCount: 20, TextWriter.Null);
+        Assert.Equal(2, third.RealCountOfClass(3));
+        var scores = third.Evaluate(samples, 40, 1, 8, 8, Enumerable.Range(0, 40).Select(i => i % 10).ToArray());
+        Assert.Equal(10, scores.PerClass!.Scored.Count());
     }
 }
