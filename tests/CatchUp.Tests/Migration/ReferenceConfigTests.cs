@@ -74,7 +74,6 @@ public class ReferenceConfigTests
     [InlineData("\"use_dwt\": true", "use_dwt")]
     [InlineData("\"num_params\": \"2.1\"", "num_params")]
     [InlineData("\"num_params\": 0.000001", "num_params")]
-    [InlineData("\"label_dim\": 10", "label_dim")]
     public void NonNeutralReferenceKeysAreErrors(string pair, string key)
     {
         string json = $"{{\"img_resolution\": 8, \"in_channels\": 1, \"out_channels\": 1, \"model_channels\": 8, \"channel_mult\": [1, 2], \"num_blocks\": 1, {pair}}}";

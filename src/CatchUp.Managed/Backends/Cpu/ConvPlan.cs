@@ -91,12 +91,15 @@ public sealed class ConvPlan
         calls++;
         if (_choices.TryGetValue(shape, out var c)) return c;
         if (Requested != ConvAlgorithm.Auto) return Fixed[(int)Requested];
-        int batch = Math.Max(1, x.N);
-        c = Agree is null ? Tune(backend, shape, batch, TuneRounds) : Agree(shape, () => Tune(backend, shape, batch, TuneRounds));
+        c = Choose(backend, shape, Math.Max(1, x.N));
         Set(shape, c);
         Tuned?.Invoke(shape, c);
         return c;
     }
+
+    // Apart from Resolve: the lambda's closure would otherwise be allocated on every call of Resolve.
+    private ConvChoice Choose(CpuBackend backend, ConvShape shape, int batch) =>
+        Agree is null ? Tune(backend, shape, batch, TuneRounds) : Agree(shape, () => Tune(backend, shape, batch, TuneRounds));
 
     public void Set(ConvShape shape, ConvChoice choice)
     {
