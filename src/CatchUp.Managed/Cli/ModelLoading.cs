@@ -24,6 +24,11 @@ internal static class ModelLoading
         ? VelocityModels.Load(modelArgument)
         : throw new CliUsageException($"model config '{modelArgument}' not found (give a JSON file, or one of {string.Join(", ", VelocityModels.PresetNames)})"));
 
+    /// <summary>True when <paramref name="modelArgument"/> names an ADM preset or a JSON file with <c>"unet_type": "adm"</c>
+    /// (read without parsing the config, so a SongUNet file's warnings are printed once, by whoever loads it).</summary>
+    public static bool IsAdm(string modelArgument) => VelocityModels.Preset(modelArgument) is Models.Adm.AdmUNetConfig
+        || (VelocityModels.Preset(modelArgument) is null && File.Exists(modelArgument) && AdmConfigJson.IsAdm(ConfigFile.ReadText(modelArgument)));
+
     /// <summary>A config and weights with reference names (<c>catchup velocity</c>, <c>catchup sample</c>): the weights'
     /// extra heads (heads.0, heads.1) are added to a config that declares none.</summary>
     public static LoadedModel LoadReference(string modelArgument, string weightsPath)
