@@ -53,13 +53,20 @@ internal static class ModelLoading
     public static LoadedModel LoadRun(string runDir, string prefix) => LoadRun(LoadRunOptions(runDir), runDir, prefix);
 
     /// <summary>As above, for a run whose options are already loaded.</summary>
-    public static LoadedModel LoadRun(TrainingOptions options, string runDir, string prefix)
+    public static LoadedModel LoadRun(TrainingOptions options, string runDir, string prefix) => LoadRun(options, runDir, [prefix])[0];
+
+    /// <summary>Several weight sets of a run's checkpoint (<c>model.</c>, <c>ema.</c>, <c>ema_RATE.</c>), the file read once.</summary>
+    public static IReadOnlyList<LoadedModel> LoadRun(TrainingOptions options, string runDir, IReadOnlyList<string> prefixes)
     {
         string checkpoint = Checkpoint.PathIn(runDir);
         if (!File.Exists(checkpoint)) throw new InvalidDataFileException(checkpoint, "missing: train the run first");
-        var weights = SafetensorsFile.Read(checkpoint).Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
-        if (weights.Count == 0) throw new InvalidDataFileException(checkpoint, $"holds no '{prefix}*' weights");
-        return new LoadedModel(options.ModelWithHeads, weights, checkpoint);
+        var tensors = SafetensorsFile.Read(checkpoint).Tensors;
+        return prefixes.Select(prefix =>
+        {
+            var weights = tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+            if (weights.Count == 0) throw new InvalidDataFileException(checkpoint, $"holds no '{prefix}*' weights");
+            return new LoadedModel(options.ModelWithHeads, weights, checkpoint);
+        }).ToList();
     }
 }
