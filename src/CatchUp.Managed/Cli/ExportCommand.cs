@@ -11,8 +11,8 @@ internal static class ExportCommand
         var format = new Option<string>("--format") { Description = "pth (the reference's torch.save layout) | safetensors", DefaultValueFactory = _ => "pth" };
         var run = new Option<string>("--run") { Description = "The run directory", Required = true };
         var outDir = new Option<string>("--out") { Description = "Output directory", Required = true };
-        var noEma = new Option<bool>("--no-ema") { Description = "Export the raw weights (flow_model.pth, ...) instead of the EMA weights" };
-        var command = new Command("export", "Write a run's model in the PyTorch reference's layout (flow_model_ema.pth, generator_list_ema.pth, forward_model_ema.pth)")
+        var noEma = new Option<bool>("--no-ema") { Description = "Export the raw weights (flow_model.pth, ...) instead of the EMA weights (ADM: model<step>.pt only)" };
+        var command = new Command("export", "Write a run's model in the PyTorch reference's layout (flow_model_ema.pth, generator_list_ema.pth, forward_model_ema.pth; ADM: model<step>.pt, ema_<rate>_<step>.pt)")
         {
             format, run, outDir, noEma,
         };

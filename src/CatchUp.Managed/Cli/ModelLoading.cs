@@ -24,6 +24,11 @@ internal static class ModelLoading
         ? VelocityModels.Load(modelArgument)
         : throw new CliUsageException($"model config '{modelArgument}' not found (give a JSON file, or one of {string.Join(", ", VelocityModels.PresetNames)})"));
 
+    /// <summary>True when <paramref name="modelArgument"/> names an ADM preset or a JSON file with <c>"unet_type": "adm"</c>
+    /// (read without parsing the config, so a SongUNet file's warnings are printed once, by whoever loads it).</summary>
+    public static bool IsAdm(string modelArgument) => VelocityModels.Preset(modelArgument) is Models.Adm.AdmUNetConfig
+        || (VelocityModels.Preset(modelArgument) is null && File.Exists(modelArgument) && AdmConfigJson.IsAdm(ConfigFile.ReadText(modelArgument)));
+
     /// <summary>A config and weights with reference names (<c>catchup velocity</c>, <c>catchup sample</c>): the weights'
     /// extra heads (heads.0, heads.1) are added to a config that declares none.</summary>
     public static LoadedModel LoadReference(string modelArgument, string weightsPath)
@@ -48,13 +53,20 @@ internal static class ModelLoading
     public static LoadedModel LoadRun(string runDir, string prefix) => LoadRun(LoadRunOptions(runDir), runDir, prefix);
 
     /// <summary>As above, for a run whose options are already loaded.</summary>
-    public static LoadedModel LoadRun(TrainingOptions options, string runDir, string prefix)
+    public static LoadedModel LoadRun(TrainingOptions options, string runDir, string prefix) => LoadRun(options, runDir, [prefix])[0];
+
+    /// <summary>Several weight sets of a run's checkpoint (<c>model.</c>, <c>ema.</c>, <c>ema_RATE.</c>), the file read once.</summary>
+    public static IReadOnlyList<LoadedModel> LoadRun(TrainingOptions options, string runDir, IReadOnlyList<string> prefixes)
     {
         string checkpoint = Checkpoint.PathIn(runDir);
         if (!File.Exists(checkpoint)) throw new InvalidDataFileException(checkpoint, "missing: train the run first");
-        var weights = SafetensorsFile.Read(checkpoint).Tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
-        if (weights.Count == 0) throw new InvalidDataFileException(checkpoint, $"holds no '{prefix}*' weights");
-        return new LoadedModel(options.ModelWithHeads, weights, checkpoint);
+        var tensors = SafetensorsFile.Read(checkpoint).Tensors;
+        return prefixes.Select(prefix =>
+        {
+            var weights = tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
+            if (weights.Count == 0) throw new InvalidDataFileException(checkpoint, $"holds no '{prefix}*' weights");
+            return new LoadedModel(options.ModelWithHeads, weights, checkpoint);
+        }).ToList();
     }
 }

@@ -8,6 +8,9 @@ internal sealed record ReferenceStateDict(IReadOnlyList<string> Keys, IReadOnlyD
     /// <summary>The parameters in the order <c>module.parameters()</c> yields them: the state dict without its buffers.</summary>
     public IEnumerable<string> ParameterKeys => Keys.Where(k => !k.EndsWith(".resample_filter", StringComparison.Ordinal));
 
+    /// <summary>How many tensors were stored in another floating-point type (float16, bfloat16, float64) and converted to float32.</summary>
+    public int Converted { get; init; }
+
     public Dictionary<string, HostTensor> WithPrefix(string prefix) =>
         Tensors.ToDictionary(kv => prefix + kv.Key, kv => kv.Value, StringComparer.Ordinal);
 }
@@ -29,6 +32,14 @@ internal static class ReferenceCheckpoint
         if (file.Root is PyDict root && root.ContainsKey("model_state_dict"))
             return ReadTrainingState(file, root);
         return new ReferenceFlow(StateDict(file, file.Root, "the flow model"), null, [], null, null, 0);
+    }
+
+    /// <summary>A file holding one state dict, <c>torch.save(model.state_dict())</c> (the ADM reference's <c>model*.pt</c>,
+    /// <c>ema_*.pt</c>); <paramref name="what"/> names it in errors.</summary>
+    public static ReferenceStateDict ReadStateDict(string path, string what)
+    {
+        var file = PthFile.Read(path);
+        return StateDict(file, file.Root, what);
     }
 
     /// <summary><c>generator_list_*.pth</c>: a list of MetaGenerator state dicts (block.0 = GroupNorm, block.2 = conv).</summary>
@@ -97,16 +108,18 @@ internal static class ReferenceCheckpoint
             throw Fail(file, $"{what} is not a state dict (a dict of parameter names to tensors)");
         var keys = new List<string>(dict.Items.Count);
         var tensors = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        int converted = 0;
         foreach (var (k, v) in dict.Items)
         {
             if (k is not string name || v is not TorchTensor tensor)
                 throw Fail(file, $"{what} is not a state dict: entry '{k}' is not a named tensor");
+            if (tensor.Storage.DType != TorchDType.Float32) converted++;
             string key = StripWrapperPrefixes(name);
             if (!tensors.TryAdd(key, file.ToHost(tensor, name)))
                 throw Fail(file, $"{what}: '{key}' appears twice once the module./_orig_mod. prefixes are removed");
             keys.Add(key);
         }
-        return new ReferenceStateDict(keys, tensors);
+        return new ReferenceStateDict(keys, tensors) { Converted = converted };
     }
 
     private static ReferenceAdamState? AdamState(PthFile file, PyDict optimizer)

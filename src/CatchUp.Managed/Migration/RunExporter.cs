@@ -3,6 +3,7 @@ using CatchUp.Backends.Cpu;
 using CatchUp.Cli;
 using CatchUp.IO;
 using CatchUp.Models;
+using CatchUp.Models.Adm;
 using CatchUp.Nn;
 using CatchUp.Training;
 
@@ -21,12 +22,13 @@ internal static class RunExporter
     {
         if (format is not ("pth" or "safetensors")) throw new CliUsageException($"--format {format}: expected pth or safetensors");
         var options = ModelLoading.LoadRunOptions(runDir);
+        if (options.ModelWithHeads is AdmUNetConfig) return ExportWhole(options, runDir, outDir, format, ema);
         var loaded = ModelLoading.LoadRun(options, runDir, ema ? "ema." : "model.");
+        var songConfig = (SongUNetConfig)loaded.Config;
         string suffix = ema ? "_ema" : "";
         var files = new List<(string Name, Action<string> Write)>();
 
         using var backend = new CpuBackend(1);
-        if (loaded.Config is not SongUNetConfig songConfig) return ExportWhole(loaded, backend, outDir, format, suffix);
         using var net = new SongUNet(songConfig, backend);
         StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
         var all = Ordered(net.Parameters);
@@ -67,21 +69,43 @@ internal static class RunExporter
         return files.Select(f => Path.Combine(outDir, f.Name)).ToList();
     }
 
-    /// <summary>An ADM run: the whole UNetModel state dict (its heads are its own <c>generator_list.N</c>) as the reference
-    /// repository's <c>torch.save(model.state_dict())</c> (<c>model_ema.pt</c>) or as safetensors, and its config.</summary>
-    private static IReadOnlyList<string> ExportWhole(LoadedModel loaded, CpuBackend backend, string outDir, string format, string suffix)
+    /// <summary>
+    /// An ADM run: the whole UNetModel state dict (its heads are its own <c>generator_list.N</c>). With pth, the files the
+    /// ADM reference's <c>cm/train_util.py</c> saves at a checkpoint, which <c>catchup import</c> and the reference's
+    /// <c>--resume_checkpoint</c> read back: <c>model{step:06d}.pt</c> (raw weights) and, unless --no-ema,
+    /// <c>ema_{rate}_{step:06d}.pt</c> for the run's EMA rate and each extra one. With safetensors, one file
+    /// (<c>model_ema.safetensors</c> or <c>model.safetensors</c>). Both with the run's config.json (create_model's keys).
+    /// </summary>
+    private static IReadOnlyList<string> ExportWhole(TrainingOptions options, string runDir, string outDir, string format, bool ema)
     {
-        using var net = loaded.Config.Build(backend);
-        StateDict.Load(net.Parameters, loaded.Weights, loaded.Source);
-        var all = Ordered(net.Parameters);
-        var files = new List<(string Name, Action<string> Write)>
+        var files = new List<(string Name, string Prefix)>();
+        if (format == "pth")
         {
-            format == "pth" ? ($"model{suffix}.pt", p => PthWriter.WriteStateDict(p, all)) : ($"model{suffix}.safetensors", p => SafetensorsFile.Write(p, all)),
-            ("config.json", p => AtomicFile.WriteAllText(p, loaded.Config.ToJson() + "\n")),
-        };
+            long step = Checkpoint.ReadIteration(runDir);
+            files.Add((AdmCheckpointNames.Model(step), "model."));
+            if (ema)
+                files.AddRange(new[] { options.EmaDecay }.Concat(options.ExtraEmaDecays)
+                    .Select((rate, i) => (AdmCheckpointNames.Ema(rate, step), i == 0 ? "ema." : Trainer.ExtraEmaPrefix(rate))));
+        }
+        else files.Add((ema ? "model_ema.safetensors" : "model.safetensors", ema ? "ema." : "model."));
+
+        var sets = ModelLoading.LoadRun(options, runDir, files.Select(f => f.Prefix).ToList());
+        using var backend = new CpuBackend(1);
+        using var net = options.ModelWithHeads.Build(backend);
+        var written = new List<(string Name, List<KeyValuePair<string, HostTensor>> Weights)>();
+        for (int i = 0; i < files.Count; i++)
+        {
+            StateDict.Load(net.Parameters, sets[i].Weights, $"{sets[i].Source} ({files[i].Prefix}*)");
+            written.Add((files[i].Name, Ordered(net.Parameters)));
+        }
         Directory.CreateDirectory(outDir);
-        foreach (var (name, write) in files) write(Path.Combine(outDir, name));
-        return files.Select(f => Path.Combine(outDir, f.Name)).ToList();
+        foreach (var (name, weights) in written)
+        {
+            if (format == "pth") PthWriter.WriteStateDict(Path.Combine(outDir, name), weights);
+            else SafetensorsFile.Write(Path.Combine(outDir, name), weights);
+        }
+        AtomicFile.WriteAllText(Path.Combine(outDir, "config.json"), options.ModelWithHeads.ToJson() + "\n");
+        return written.Select(w => Path.Combine(outDir, w.Name)).Append(Path.Combine(outDir, "config.json")).ToList();
     }
 
     /// <summary>The parameters in registration order, each conv's resample-filter buffer after its weight and bias (PyTorch's state-dict order).</summary>

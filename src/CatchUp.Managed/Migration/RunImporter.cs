@@ -22,9 +22,7 @@ internal static class RunImporter
 {
     public static ImportResult Import(ImportRequest request)
     {
-        if (Directory.Exists(request.OutDir) && Directory.EnumerateFileSystemEntries(request.OutDir).Any())
-            throw new InvalidDataFileException(request.OutDir, "already exists and is not empty; choose another --out");
-        if (File.Exists(request.OutDir)) throw new InvalidDataFileException(request.OutDir, "is a file; --out must be a new run directory");
+        CheckNewRunDir(request.OutDir);
 
         var flow = ReferenceCheckpoint.ReadFlow(request.FlowPath);
         var generators = request.GeneratorsPath is { } g ? ReferenceCheckpoint.ReadGenerators(g) : flow.Generators;
@@ -74,22 +72,38 @@ internal static class RunImporter
         using var adam = new AdamOptimizer(backend, trainable, weightDecay: options.WeightDecay, decoupled: options.Optimizer == "adamw");
         bool moments = flow.Adam is { } state && LoadMoments(state, flow, adam, net, request.FlowPath, notes);
 
-        string temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(request.OutDir))!, $".{Path.GetFileName(Path.GetFullPath(request.OutDir))}.import-{Guid.NewGuid():N}");
+        WriteRun(request.OutDir, options, dir => Checkpoint.Save(dir, new TrainerProgress(flow.Iteration, moments ? adam.Steps : 0, 0, BatchSamplerState.Fresh),
+            net.Parameters, ema.Parameters, encoderNet?.Parameters, adam));
+        return new ImportResult(options, flow.Iteration, moments, notes);
+    }
+
+    /// <summary>--out must be a new or empty directory.</summary>
+    public static void CheckNewRunDir(string outDir)
+    {
+        if (Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any())
+            throw new InvalidDataFileException(outDir, "already exists and is not empty; choose another --out");
+        if (File.Exists(outDir)) throw new InvalidDataFileException(outDir, "is a file; --out must be a new run directory");
+    }
+
+    /// <summary>Writes config.json and, through <paramref name="writeCheckpoint"/>, the checkpoint into a temporary folder
+    /// beside <paramref name="outDir"/> that is then renamed into place: a failure leaves nothing behind.</summary>
+    public static void WriteRun(string outDir, TrainingOptions options, Action<string> writeCheckpoint)
+    {
+        string full = Path.GetFullPath(outDir);
+        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.import-{Guid.NewGuid():N}");
         Directory.CreateDirectory(temp);
         try
         {
             AtomicFile.WriteAllText(Path.Combine(temp, "config.json"), options.ToJson());
-            Checkpoint.Save(temp, new TrainerProgress(flow.Iteration, moments ? adam.Steps : 0, 0, BatchSamplerState.Fresh),
-                net.Parameters, ema.Parameters, encoderNet?.Parameters, adam);
-            if (Directory.Exists(request.OutDir)) Directory.Delete(request.OutDir);
-            Directory.Move(temp, request.OutDir);
+            writeCheckpoint(temp);
+            if (Directory.Exists(outDir)) Directory.Delete(outDir);
+            Directory.Move(temp, outDir);
         }
         catch
         {
             Directory.Delete(temp, recursive: true);
             throw;
         }
-        return new ImportResult(options, flow.Iteration, moments, notes);
     }
 
     private static Dictionary<string, HostTensor> WithHeads(ReferenceStateDict flow, IReadOnlyList<ReferenceStateDict> generators)

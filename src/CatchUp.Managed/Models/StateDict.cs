@@ -8,6 +8,9 @@ public static class StateDict
 {
     private static readonly int[] ResampleFilterShape = [1, 1, 2, 2];
 
+    /// <summary>How many unknown keys an error message names.</summary>
+    private const int MaxListed = 5;
+
     /// <summary>
     /// Uploads every parameter from <paramref name="tensors"/>. Unknown keys, missing parameters, wrong shapes,
     /// non-finite values and resample-filter buffers other than EDM's are errors naming the key and the file.
@@ -17,6 +20,7 @@ public static class StateDict
         Func<string, bool>? ignore = null)
     {
         var buffers = new HashSet<string>(parameters.ResampleFilterBuffers, StringComparer.Ordinal);
+        var unknown = new List<string>();
         foreach (var (key, tensor) in tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             if (ignore?.Invoke(key) == true || parameters.TryGet(key, out _)) continue;
@@ -27,12 +31,16 @@ public static class StateDict
                         $"buffer '{key}' must be the [1,1] resample filter (shape [1, 1, 2, 2], all 0.25), got {tensor}");
                 continue;
             }
-            throw new InvalidDataFileException(sourcePath, $"unknown tensor '{key}' {HostTensor.FormatShape(tensor.Shape)}: the model has no such parameter");
+            unknown.Add($"'{key}' {HostTensor.FormatShape(tensor.Shape)}");
         }
+        if (unknown.Count == 1) throw new InvalidDataFileException(sourcePath, $"unknown tensor {unknown[0]}: the model has no such parameter");
+        if (unknown.Count > 1) throw new InvalidDataFileException(sourcePath, $"{unknown.Count} unknown tensors (the model has no such parameters): {Listed(unknown)}");
+        var missing = parameters.All.Where(p => !tensors.ContainsKey(p.Name)).Select(p => $"'{p.Name}' (expected shape {HostTensor.FormatShape(p.ReferenceShape)})").ToList();
+        if (missing.Count == 1) throw new InvalidDataFileException(sourcePath, $"missing tensor {missing[0]}");
+        if (missing.Count > 1) throw new InvalidDataFileException(sourcePath, $"{missing.Count} missing tensors: {Listed(missing)}");
         foreach (var p in parameters.All)
         {
-            if (!tensors.TryGetValue(p.Name, out var t))
-                throw new InvalidDataFileException(sourcePath, $"missing tensor '{p.Name}' (expected shape {HostTensor.FormatShape(p.ReferenceShape)})");
+            var t = tensors[p.Name];
             if (!t.HasShape(p.ReferenceShape))
                 throw new InvalidDataFileException(sourcePath,
                     $"tensor '{p.Name}' has shape {HostTensor.FormatShape(t.Shape)}, the model expects {HostTensor.FormatShape(p.ReferenceShape)}");
@@ -42,6 +50,9 @@ public static class StateDict
         foreach (var p in parameters.All)
             parameters.Backend.Upload(p.Layout is { } layout ? layout.ToInternal(tensors[p.Name].Data) : tensors[p.Name].Data, p.Value);
     }
+
+    /// <summary>The first few entries of a list for an error message.</summary>
+    private static string Listed(IReadOnlyList<string> items) => string.Join(", ", items.Take(MaxListed)) + (items.Count > MaxListed ? ", ..." : "");
 
     /// <summary>Downloads the parameters (and the resample-filter buffers, so PyTorch loads the file strictly).</summary>
     public static Dictionary<string, HostTensor> Export(ParameterSet parameters, bool includeBuffers = true, string prefix = "")

@@ -43,6 +43,29 @@ public static class Checkpoint
             tensors["adam_m." + name] = new HostTensor(optimizer.Parameters[i].Shape.ToArray(), optimizer.FirstMoment(i).ToArray());
             tensors["adam_v." + name] = new HostTensor(optimizer.Parameters[i].Shape.ToArray(), optimizer.SecondMoment(i).ToArray());
         }
+        Write(runDir, progress, tensors);
+    }
+
+    /// <summary>
+    /// A checkpoint of weights held on the host in the reference layout (what <see cref="StateDict.Export"/> yields and
+    /// <see cref="StateDict.Load"/> checks), without building a network per copy: each of <paramref name="sets"/> (prefix
+    /// <c>model.</c>, <c>ema.</c>, <c>ema_RATE.</c>) holds every parameter of <paramref name="model"/>; no encoder; Adam's
+    /// moments are zero. What <see cref="Load"/> reads back as if <see cref="Save"/> had written it.
+    /// </summary>
+    public static void SaveWeights(string runDir, TrainerProgress progress, ParameterSet model,
+        IReadOnlyList<(string Prefix, IReadOnlyDictionary<string, HostTensor> Weights)> sets)
+    {
+        var tensors = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        foreach (var (prefix, weights) in sets)
+            foreach (var p in model.All) tensors[prefix + p.Name] = weights[p.Name];
+        foreach (var p in model.All)
+            foreach (var moment in (string[])["adam_m.model.", "adam_v.model."])
+                tensors[moment + p.Name] = new HostTensor(p.Shape.ToArray(), new float[HostTensor.ElementCount(p.Shape)]);
+        Write(runDir, progress, tensors);
+    }
+
+    private static void Write(string runDir, TrainerProgress progress, Dictionary<string, HostTensor> tensors)
+    {
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
