@@ -193,6 +193,37 @@ public class AdmImportCommandTests : IDisposable
         Assert.Empty(Directory.GetDirectories(_dir));
     }
 
+    /// <summary>tests/golden/adm_pt: files PyTorch's torch.save wrote (tests/golden/make_adm_pt_golden.py): 'module.' keys,
+    /// four float16 tensors, every float32 tensor a view at an offset into one shared storage.</summary>
+    [Fact]
+    public void FilesWrittenByTorchSaveImportTensorForTensor()
+    {
+        string dir = Golden("adm_pt"), run = Tmp("torch");
+        const string ema = "ema_0.9999432189950708_000042.pt";
+        var (exit, stdout, stderr) = CliRunner.Run("import", "--pth", Path.Combine(dir, "model000042.pt"), "--ema", Path.Combine(dir, ema),
+            "--model", Path.Combine(dir, "adm_pt.json"), "--out", run);
+        Assert.True(exit == 0, stderr + stdout);
+        Assert.Contains("iteration 42, EMA 0.9999432 -> ema.*, Adam moments zero", stdout);
+        Assert.Contains("note: 4 tensor(s) stored as float16", stdout);
+        var checkpoint = SafetensorsFile.Read(Checkpoint.PathIn(run));
+        var expected = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")))!;
+        foreach (var (file, prefix) in new[] { ("model000042.pt", "model."), (ema, "ema.") })
+        {
+            var tensors = expected[file]!.AsObject();
+            Assert.Equal(tensors.Count, checkpoint.Tensors.Keys.Count(k => k.StartsWith(prefix, StringComparison.Ordinal)));
+            foreach (var (key, node) in tensors)
+            {
+                var t = checkpoint.Get(prefix + key);
+                var e = node!.AsArray();
+                Assert.Equal(e[0]!.AsArray().Select(d => d!.GetValue<int>()), t.Shape);
+                double sum = 0, weighted = 0, scale = 1;
+                for (int i = 0; i < t.Data.Length; i++) (sum, weighted, scale) = (sum + t.Data[i], weighted + (i + 1.0) * t.Data[i], scale + (i + 1.0) * Math.Abs(t.Data[i]));
+                Assert.True(Math.Abs(sum - e[2]!.GetValue<double>()) <= 1e-12 * scale, $"{file} {key}: sum {sum}, torch {e[2]}");
+                Assert.True(Math.Abs(weighted - e[3]!.GetValue<double>()) <= 1e-12 * scale, $"{file} {key}: weighted sum {weighted}, torch {e[3]}");
+            }
+        }
+    }
+
     [Fact]
     public void AConfigWithoutHeadsTakesTheGeneratorHeadsOfTheFile()
     {
