@@ -34,7 +34,7 @@ public static class DistributedSampling
         int done = 0;
         // A rank without a batch still meets every layer once: collective set-up made at a layer's first call
         // (--conv-algorithm auto's shared plan) must not wait for it in vain.
-        if (mine.Count == 0 && Backends.Cpu.ConvPlan.Of(net.Backend)?.Agree is not null)
+        if (mine.Count == 0 && Backends.Cpu.ConvPlan.Of(net.Backend) is { Agree: not null, Requested: Backends.Cpu.ConvAlgorithm.Auto })
             SampleGenerator.Generate(net, "euler", 1, head, noiseFor(0, 1), 1, 1, labels: labels?[..1]);
         foreach (var (start, m) in mine)
         {
