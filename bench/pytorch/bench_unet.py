@@ -11,6 +11,7 @@ The last printed line is a JSON summary (medians).
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -91,11 +92,13 @@ def main():
     for _ in range(args.warmup):
         train_step()
     times = []
+    minflt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for i in range(args.steps):
         t0 = time.perf_counter()
         loss = train_step()
         times.append(time.perf_counter() - t0)
         print(f'train step {i}: {times[-1]:.4f} s ({B / times[-1]:.1f} samples/s) loss={loss:.4f}')
+    minflt_per_step = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - minflt0) / max(args.steps, 1)
 
     model.eval()
     ftimes = []
@@ -125,6 +128,7 @@ def main():
         'mode': args.mode,
         'loadavg_start': [round(v, 2) for v in load_start],
         'loadavg_end': [round(v, 2) for v in os.getloadavg()],
+        'minflt_per_step': round(minflt_per_step, 1),
     }))
 
 
