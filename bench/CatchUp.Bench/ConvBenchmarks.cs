@@ -9,24 +9,29 @@ using CatchUp.Tensors;
 namespace CatchUp.Bench;
 
 /// <summary>
-/// Conv2d at batch 64 on 2 threads (the MNIST UNet's hot 28x28 3x3 cases). GFLOP/s is printed in [GlobalCleanup]
-/// from the mean of the measured iterations. Run: dotnet run -c Release --project bench/CatchUp.Bench -- --filter '*Conv*'
+/// Conv2d at batch 64 on 2 threads, per algorithm (direct, Winograd F(2x2,3x3), F(4x4,3x3)) on the MNIST UNet's 3x3
+/// shapes at its three resolutions. GFLOP/s (direct-equivalent FLOPs) is printed in [GlobalCleanup] from the median of
+/// the measured calls. Run: dotnet run -c Release --project bench/CatchUp.Bench -- --filter '*ConvBenchmarks*'
 /// A quicker standalone table of all UNet shapes: dotnet run -c Release --project bench/CatchUp.Bench -- conv-quick
+/// (direct), or catchup bench conv (every algorithm).
 /// </summary>
 [MemoryDiagnoser]
 public class ConvBenchmarks
 {
-    [Params("64x64@28", "128x64@28")]
+    [Params("64x64@28", "128x64@14", "64x64@7")]
     public string Shape { get; set; } = "64x64@28";
 
+    [Params("direct", "winograd2", "winograd4")]
+    public string Algorithm { get; set; } = "direct";
+
     private ConvCase _case = null!;
-    private readonly List<double> _fwd = new(), _bwd = new();
+    private readonly List<double> _fwd = new(), _data = new(), _wgt = new();
 
     [GlobalSetup]
     public void Setup()
     {
         var parts = Shape.Split('x', '@');
-        _case = new ConvCase(64, int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]), 3, threads: 2);
+        _case = new ConvCase(64, int.Parse(parts[0]), int.Parse(parts[1]), int.Parse(parts[2]), 3, threads: 2, ConvAlgorithmNames.Parse(Algorithm));
     }
 
     [Benchmark]
@@ -37,20 +42,31 @@ public class ConvBenchmarks
         _fwd.Add(Stopwatch.GetElapsedTime(t).TotalSeconds);
     }
 
-    /// <summary>Backward with dx, dw and dbias (two passes' worth of FLOPs).</summary>
+    /// <summary>The data gradient alone.</summary>
     [Benchmark]
-    public void Backward()
+    public void BackwardData()
     {
         long t = Stopwatch.GetTimestamp();
-        _case.Backward(withDx: true);
-        _bwd.Add(Stopwatch.GetElapsedTime(t).TotalSeconds);
+        Conv2dKernels.BenchDataOnly = true;
+        try { _case.Backward(withDx: true); }
+        finally { Conv2dKernels.BenchDataOnly = false; }
+        _data.Add(Stopwatch.GetElapsedTime(t).TotalSeconds);
+    }
+
+    /// <summary>The weight and bias gradients.</summary>
+    [Benchmark]
+    public void BackwardWeight()
+    {
+        long t = Stopwatch.GetTimestamp();
+        _case.Backward(withDx: false);
+        _wgt.Add(Stopwatch.GetElapsedTime(t).TotalSeconds);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        if (_fwd.Count > 0) Console.WriteLine($"// {Shape} forward: {_case.PassFlops / Median(_fwd) / 1e9:F1} GFLOP/s (median of {_fwd.Count} calls)");
-        if (_bwd.Count > 0) Console.WriteLine($"// {Shape} backward (data+weight): {2 * _case.PassFlops / Median(_bwd) / 1e9:F1} GFLOP/s (median of {_bwd.Count} calls)");
+        foreach (var (pass, times) in new[] { ("forward", _fwd), ("backward data", _data), ("backward weight", _wgt) })
+            if (times.Count > 0) Console.WriteLine($"// {Shape} {Algorithm} {pass}: {_case.PassFlops / Median(times) / 1e9:F1} GFLOP/s (median of {times.Count} calls)");
         _case.Dispose();
     }
 
@@ -67,10 +83,10 @@ internal sealed class ConvCase : IDisposable
     private readonly CpuBackend _be;
     private readonly Tensor _x, _w, _b, _y, _dy, _dx, _dw, _db;
 
-    public ConvCase(int n, int cin, int cout, int hw, int k, int threads)
+    public ConvCase(int n, int cin, int cout, int hw, int k, int threads, ConvAlgorithm algorithm = ConvAlgorithm.Direct)
     {
         N = n; Cin = cin; Cout = cout; Hw = hw; K = k;
-        _be = new CpuBackend(threads);
+        _be = new CpuBackend(threads) { ConvAlgorithm = algorithm };
         var rng = new Random(1);
         Tensor Rand(params int[] shape)
         {

@@ -22,6 +22,7 @@ public static class CliApp
             BenchCommand.Create(),
             InceptionFeaturesCommand.Create(),
             SelftestCommand.Create(),
+            PlotCommand.Create(),
         };
         try
         {

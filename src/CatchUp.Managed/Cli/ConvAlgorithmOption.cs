@@ -9,10 +9,11 @@ internal static class ConvAlgorithmOption
 {
     public static Option<string> Create() => new("--conv-algorithm")
     {
-        Description = "3x3 convolutions on the CPU: direct (default), winograd2, winograd4, or auto (fastest accurate one per layer shape, measured at start-up; one process only)",
-        // Not auto by default: a timing-based choice differs from run to run and from rank to rank, which would break
-        // bit-for-bit repeatability and the data-parallel equivalence until the ranks share rank 0's plan.
-        DefaultValueFactory = _ => "direct",
+        Description = "3x3 convolutions on the CPU: auto (default: the fastest accurate one per layer shape, measured once per shape on this "
+            + "machine and kept in the per-user cache, conv-plan.tsv), direct, winograd2 or winograd4",
+        // auto is repeatable: the machine's cache gives every run the same choices (rank 0's under mpirun), and a
+        // resumed run reuses the choices recorded in its checkpoint.
+        DefaultValueFactory = _ => "auto",
     };
 
     public static ConvAlgorithm Parse(string value)
@@ -21,13 +22,14 @@ internal static class ConvAlgorithmOption
         catch (ArgumentException e) { throw new CliUsageException("--conv-algorithm: " + e.Message); }
     }
 
-    /// <summary>Sets the algorithm on a CPU backend (through decorators) and prints each shape's choice to
-    /// <paramref name="log"/> as auto-tuning makes it; other backends ignore it.</summary>
+    /// <summary>Sets the algorithm on a CPU backend (through decorators), with this machine's cache for <c>auto</c>, and
+    /// prints each shape's choice to <paramref name="log"/> as auto-tuning makes it; other backends ignore it.</summary>
     public static void Apply(IBackend backend, string value, TextWriter log)
     {
         var algorithm = Parse(value);
         if (CpuBackend.Find(backend) is not CpuBackend cpu) return;
         cpu.ConvAlgorithm = algorithm;
+        if (algorithm == ConvAlgorithm.Auto) cpu.ConvPlan.Cache = ConvPlanCache.ForThisMachine();
         cpu.ConvPlan.Tuned = (shape, choice) => log.WriteLine(ConvPlan.Describe(shape, choice));
     }
 }

@@ -21,15 +21,20 @@ internal static class ConvBenchCommand
         var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "CPU threads", DefaultValueFactory = _ => Environment.ProcessorCount };
         var rounds = new Option<int>("--rounds") { Description = "Timed rounds after one warm-up (median reported)", DefaultValueFactory = _ => 5 };
-        var command = new Command("conv", "Time each 3x3 convolution shape of the network with every algorithm (forward, backward-data, backward-weight)")
+        var accuracy = new Option<bool>("--accuracy")
         {
-            model, batch, threads, rounds,
+            Description = "Instead of timing: each algorithm's error against float64 direct convolution (output, data gradient, weight gradient; max |err| / max |ref|) over --batch samples",
         };
-        command.SetAction(r => CliApp.Guard(() => Run(ModelLoading.LoadConfig(r.GetValue(model)!), r.GetValue(batch), r.GetValue(threads), r.GetValue(rounds))));
+        var command = new Command("conv", "Time each 3x3 convolution shape of the network with every algorithm (forward, backward-data, backward-weight), or measure their accuracy")
+        {
+            model, batch, threads, rounds, accuracy,
+        };
+        command.SetAction(r => CliApp.Guard(() => Run(ModelLoading.LoadConfig(r.GetValue(model)!), r.GetValue(batch), r.GetValue(threads), r.GetValue(rounds),
+            r.GetValue(accuracy))));
         return command;
     }
 
-    private static int Run(SongUNetConfig config, int batch, int threads, int rounds)
+    private static int Run(SongUNetConfig config, int batch, int threads, int rounds, bool accuracy)
     {
         if (batch < 1 || threads < 1 || rounds < 1) throw new CliUsageException("--batch, --threads and --rounds must be at least 1");
         using var be = new CpuBackend(threads) { ConvAlgorithm = ConvAlgorithm.Direct };
@@ -46,6 +51,11 @@ internal static class ConvBenchCommand
             net.Backward(grad);
         }
         var shapes = be.ConvPlan.Calls.OrderByDescending(kv => (long)kv.Key.Cin * kv.Key.Cout * kv.Key.H * kv.Key.W).ToList();
+        if (accuracy)
+        {
+            Accuracy(be, shapes, batch);
+            return 0;
+        }
         var peak = CpuPeak.Estimate(threads);
         Console.WriteLine($"bench conv: {shapes.Count} 3x3 shapes, batch {batch}, {be.Name}, {rounds} rounds (algorithms alternate within a round); " +
             $"GFLOP/s count direct-equivalent FLOPs (2*Cin*Cout*9*H*W per sample and pass); peak {peak.Gflops:F0} ({peak.Basis})");
@@ -85,5 +95,34 @@ internal static class ConvBenchCommand
             }
         }
         return 0;
+    }
+
+    /// <summary>Every algorithm's output, data gradient and weight gradient against the float64 reference, per shape.</summary>
+    private static void Accuracy(CpuBackend be, List<KeyValuePair<ConvShape, long>> shapes, int batch)
+    {
+        Console.WriteLine($"bench conv --accuracy: {shapes.Count} 3x3 shapes, batch {batch}, operands uniform in [-1, 1); error = max |got - ref| / max |ref| " +
+            "against float64 direct convolution (Backends/Cpu/Kernels/ConvReference.cs)");
+        Console.WriteLine($"{"shape",-16} {"layers",6} {"algorithm",-10} {"output",9} {"data grad",10} {"wgt grad",9}");
+        var rng = new Random(7);
+        foreach (var (s, calls) in shapes)
+        {
+            using var ws = new ConvWorkspace(be, s, batch, rng);
+            double[] y = ConvReference.Forward(ws.X.Span, ws.W.Span, ws.B.Span, batch, s.Cin, s.Cout, s.H, s.W, 3);
+            var (dx, dw, _) = ConvReference.Backward(ws.X.Span, ws.W.Span, ws.Dy.Span, batch, s.Cin, s.Cout, s.H, s.W, 3);
+            foreach (var algorithm in Algorithms)
+            {
+                Conv2dKernels.Forward(be.Pool, ws.X, ws.W, ws.B, ws.Y, algorithm);
+                ws.Dw.Span.Clear(); // the weight gradient accumulates
+                Conv2dKernels.Backward(be.Pool, ws.X, ws.W, ws.Dy, ws.Dx, ws.Dw, null, algorithm);
+                double ey = ConvReference.RelativeError(y, ws.Y.Span), edx = ConvReference.RelativeError(dx, ws.Dx.Span),
+                    edw = ConvReference.RelativeError(dw, ws.Dw.Span);
+                Console.WriteLine($"{s,-16} {calls / 2,6} {algorithm.Name(),-10} {ey,9:E1} {edx,10:E1} {edw,9:E1}");
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    bench = "conv-accuracy", shape = s.ToString(), layers = calls / 2, algorithm = algorithm.Name(), batch,
+                    output_rel_error = ey, data_grad_rel_error = edx, weight_grad_rel_error = edw,
+                }));
+            }
+        }
     }
 }

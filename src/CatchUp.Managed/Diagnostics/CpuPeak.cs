@@ -15,17 +15,7 @@ public static class CpuPeak
         return new Peak(gflops, $"{threads} cores x {ghz:F2} GHz x 2 FMA ports x {lanes} fp32 lanes x 2");
     }
 
-    private static double ReadClockGhz()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/cpuinfo"))
-                if (line.StartsWith("cpu MHz", StringComparison.Ordinal) &&
-                    double.TryParse(line.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture, out double mhz))
-                    return mhz / 1000.0;
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        return 2.5;
-    }
+    private static double ReadClockGhz() =>
+        double.TryParse(CpuInfo.Field("cpu MHz"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double mhz) && mhz > 0
+            ? mhz / 1000.0 : 2.5;
 }

@@ -25,8 +25,9 @@ public readonly record struct ConvShape(int Cin, int Cout, int H, int W)
 /// backward-weight passes, and the forward's error against float64 (max |err| / max |ref| on one sample).</summary>
 public readonly record struct ConvTiming(ConvAlgorithm Algorithm, double ForwardMs, double DataMs, double WeightMs, double RelError);
 
-/// <summary>The algorithms used for one shape, per pass, and (when tuned here) what was measured.</summary>
-public sealed record ConvChoice(ConvAlgorithm Forward, ConvAlgorithm Data, ConvAlgorithm Weight, int Batch, ConvTiming[] Candidates)
+/// <summary>The algorithms used for one shape, per pass, and (when tuned here) what was measured.
+/// <see cref="Note"/> says where a choice not measured in this process comes from (the machine's cache).</summary>
+public sealed record ConvChoice(ConvAlgorithm Forward, ConvAlgorithm Data, ConvAlgorithm Weight, int Batch, ConvTiming[] Candidates, string? Note = null)
 {
     public static ConvChoice All(ConvAlgorithm a) => new(a, a, a, 0, []);
 
@@ -97,9 +98,20 @@ public sealed class ConvPlan
         return c;
     }
 
+    /// <summary>Where choices measured on this machine are kept and looked up first (null: measure in every process).</summary>
+    public ConvPlanCache? Cache { get; set; }
+
     // Apart from Resolve: the lambda's closure would otherwise be allocated on every call of Resolve.
     private ConvChoice Choose(CpuBackend backend, ConvShape shape, int batch) =>
-        Agree is null ? Tune(backend, shape, batch, TuneRounds) : Agree(shape, () => Tune(backend, shape, batch, TuneRounds));
+        Agree is null ? RecallOrTune(backend, shape, batch) : Agree(shape, () => RecallOrTune(backend, shape, batch));
+
+    private ConvChoice RecallOrTune(CpuBackend backend, ConvShape shape, int batch)
+    {
+        if (Cache?.Find(shape) is { } cached) return cached;
+        var tuned = Tune(backend, shape, batch, TuneRounds);
+        Cache?.Store(shape, tuned, backend.Threads);
+        return tuned;
+    }
 
     public void Set(ConvShape shape, ConvChoice choice)
     {
@@ -109,8 +121,11 @@ public sealed class ConvPlan
 
     public void Clear() { _choices.Clear(); _order.Clear(); _calls.Clear(); }
 
-    /// <summary>"64->64@28x28=winograd4;128->64@7x7=direct/winograd2/direct;..." for a checkpoint's metadata.</summary>
-    public string Serialize() => string.Join(";", Entries.Select(e => $"{e.Shape}={e.Choice.Name}"));
+    /// <summary>"64->64@28x28=winograd4;128->64@7x7=direct/winograd2/direct;..." for a checkpoint's metadata. A fixed
+    /// <see cref="Requested"/> algorithm is recorded for every shape called, so that a resume under <c>auto</c> keeps
+    /// computing as the run did.</summary>
+    public string Serialize() => string.Join(";", Entries.Select(e => $"{e.Shape}={e.Choice.Name}")
+        .Concat(Requested == ConvAlgorithm.Auto ? [] : _calls.Keys.Where(s => !_choices.ContainsKey(s)).Select(s => $"{s}={Requested.Name()}")));
 
     /// <summary>Fixes the choices recorded by <see cref="Serialize"/> (shapes not listed follow <see cref="Requested"/>).</summary>
     public void Load(string serialized)
@@ -130,7 +145,7 @@ public sealed class ConvPlan
     public static string Describe(ConvShape shape, ConvChoice c)
     {
         var sb = new StringBuilder(string.Create(CultureInfo.InvariantCulture, $"conv3x3 {shape,-15} {c.Name,-26}"));
-        if (c.Candidates.Length == 0) sb.Append(" (recorded)");
+        if (c.Candidates.Length == 0) sb.Append(' ').Append(c.Note ?? "(recorded)");
         else
         {
             sb.Append(CultureInfo.InvariantCulture, $" batch {c.Batch}, ms fwd/data/wgt:");
@@ -153,20 +168,12 @@ public sealed class ConvPlan
         using var x1 = be.Allocate([1, s.Cin, s.H, s.W]);
         x.Span[..x1.Length].CopyTo(x1.Span);
         using var y1 = be.Allocate([1, s.Cout, s.H, s.W]);
-        double[] reference = ReferenceForward(x1.Span, w.Span, b.Span, s);
+        double[] reference = ConvReference.Forward(x1.Span, w.Span, b.Span, 1, s.Cin, s.Cout, s.H, s.W, 3);
         var errors = new double[Candidates.Length];
         for (int a = 0; a < Candidates.Length; a++)
         {
             Conv2dKernels.Forward(pool, x1, w, b, y1, Candidates[a]);
-            double max = 0, err = 0;
-            var got = y1.Span;
-            for (int i = 0; i < reference.Length; i++)
-            {
-                max = Math.Max(max, Math.Abs(reference[i]));
-                double e = Math.Abs(got[i] - reference[i]);
-                err = double.IsNaN(e) ? double.PositiveInfinity : Math.Max(err, e);
-            }
-            errors[a] = err / Math.Max(max, 1e-30);
+            errors[a] = ConvReference.RelativeError(reference, y1.Span);
         }
 
         var ms = new double[Candidates.Length, 3, rounds];
@@ -214,31 +221,5 @@ public sealed class ConvPlan
         long t3 = Stopwatch.GetTimestamp();
         return (Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds, Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds,
             Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds);
-    }
-
-    /// <summary>Plain float64 3x3 pad-1 convolution of one sample.</summary>
-    private static double[] ReferenceForward(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, ConvShape s)
-    {
-        var y = new double[s.Cout * s.H * s.W];
-        for (int co = 0; co < s.Cout; co++)
-            for (int oy = 0; oy < s.H; oy++)
-                for (int ox = 0; ox < s.W; ox++)
-                {
-                    double acc = b[co];
-                    for (int ci = 0; ci < s.Cin; ci++)
-                        for (int ky = 0; ky < 3; ky++)
-                        {
-                            int iy = oy + ky - 1;
-                            if ((uint)iy >= (uint)s.H) continue;
-                            for (int kx = 0; kx < 3; kx++)
-                            {
-                                int ix = ox + kx - 1;
-                                if ((uint)ix >= (uint)s.W) continue;
-                                acc += (double)w[((co * s.Cin + ci) * 3 + ky) * 3 + kx] * x[(ci * s.H + iy) * s.W + ix];
-                            }
-                        }
-                    y[(co * s.H + oy) * s.W + ox] = acc;
-                }
-        return y;
     }
 }
