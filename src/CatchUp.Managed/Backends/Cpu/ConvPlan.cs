@@ -109,8 +109,7 @@ public sealed class ConvPlan
     {
         if (Cache?.Find(shape) is { } cached) return cached;
         var tuned = Tune(backend, shape, batch, TuneRounds);
-        Cache?.Store(shape, tuned, backend.Threads);
-        return tuned;
+        return Cache?.Store(shape, tuned, backend.Threads) ?? tuned;
     }
 
     public void Set(ConvShape shape, ConvChoice choice)

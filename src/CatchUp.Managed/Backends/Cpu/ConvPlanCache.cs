@@ -33,35 +33,39 @@ public sealed class ConvPlanCache(string path, string machine)
     /// <summary>The stored choice for <paramref name="shape"/> on this machine, or null.</summary>
     public ConvChoice? Find(ConvShape shape)
     {
-        foreach (var e in ReadWithNotes())
+        foreach (var e in Read())
             if (e.Machine == Machine && e.Shape == shape) return e.Choice with { Note = e.Note };
         return null;
     }
 
-    /// <summary>Stores a choice measured here unless the file already holds one for the shape (then that one stays).
-    /// A cache that cannot be written (read-only home, lock held too long) is skipped: the run goes on.</summary>
-    public void Store(ConvShape shape, ConvChoice choice, int threads)
+    /// <summary>Stores a choice measured here unless the file already holds one for the shape, and returns the choice
+    /// the file holds now: this one, or the one another process stored first (which the caller should then use, so
+    /// that processes measuring at the same time still compute alike). Null when the cache cannot be written
+    /// (read-only home, lock held too long): the run goes on with its own choice.</summary>
+    public ConvChoice? Store(ConvShape shape, ConvChoice choice, int threads)
     {
         try
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
             using var lockFile = Lock(Path + ".lock");
-            if (lockFile is null) return;
+            if (lockFile is null) return null;
             var entries = Read().ToList();
-            if (entries.Any(e => e.Machine == Machine && e.Shape == shape)) return;
+            foreach (var e in entries)
+                if (e.Machine == Machine && e.Shape == shape) return e.Choice with { Note = e.Note };
             var text = new StringBuilder();
             foreach (var e in entries) text.Append(Line(e.Machine, e.Shape, e.Choice.Name, e.Measured)).Append('\n');
             string measured = string.Create(CultureInfo.InvariantCulture, $"{choice.Batch}\t{threads}\t{DateTime.UtcNow:yyyy-MM-dd}");
             text.Append(Line(Machine, shape, choice.Name, measured)).Append('\n');
             AtomicFile.WriteAllText(Path, text.ToString());
+            return choice;
         }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
     }
 
     private static string Line(string machine, ConvShape shape, string choice, string measured) => $"{machine}\t{shape}\t{choice}\t{measured}";
 
-    private IEnumerable<(string Machine, ConvShape Shape, ConvChoice Choice, string Measured, string Note)> ReadWithNotes()
+    private IEnumerable<(string Machine, ConvShape Shape, ConvChoice Choice, string Measured, string Note)> Read()
     {
         string[] lines;
         try
@@ -87,9 +91,6 @@ public sealed class ConvPlanCache(string path, string machine)
             yield return (f[0], shape, choice, measured, $"(measured on this machine {f[5]}, batch {f[3]}, {f[4]} threads; {Path})");
         }
     }
-
-    private IEnumerable<(string Machine, ConvShape Shape, ConvChoice Choice, string Measured)> Read() =>
-        ReadWithNotes().Select(e => (e.Machine, e.Shape, e.Choice, e.Measured));
 
     /// <summary>An exclusively opened lock file (left in place: deleting it would race with the next opener), waiting up to 10 s for another process to release it; null if it does not.</summary>
     private static FileStream? Lock(string path)
