@@ -2,7 +2,8 @@
 # Side-by-side CPU measurement on the paper's MNIST config, batch 64, 2 threads: CatchUp against the strongest CPU
 # peer, LibTorch 2.10 (NuGet TorchSharp-cpu 0.107.0, bench/libtorch), and against Debian's PyTorch 1.13
 # (python3-torch). Each round runs every side once, in this order, so machine drift hits all of them:
-#   catchup unet, pytorch fwdbwd, libtorch fwdbwd, catchup cud-rk12, [catchup-auto cud-rk12,] pytorch cud-rk12,
+#   catchup unet, [catchup-auto unet,] pytorch fwdbwd, libtorch fwdbwd, catchup cud-rk12, [catchup-auto cud-rk12,]
+#   pytorch cud-rk12,
 #   libtorch cud-rk12
 # (catchup: --conv-algorithm direct; catchup-auto: the same CatchUp step with --conv-algorithm auto, the default,
 # Winograd where it measured faster on this machine; add it to SIDES.)
@@ -40,6 +41,7 @@ fi
 for round in ${ROUNDS:-1 2 3}; do
   echo "# round $round, load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out"
   if has catchup; then row "catchup unet" $catchup bench unet --model mnist-paper --batch 64 --threads 2 --steps "$steps" --conv-algorithm direct; fi
+  if has catchup-auto; then row "catchup-auto unet" $catchup bench unet --model mnist-paper --batch 64 --threads 2 --steps "$steps" --conv-algorithm auto; fi
   if has pytorch; then row "pytorch fwdbwd" /usr/bin/python3 bench/pytorch/bench_unet.py --batch 64 --threads 2 --steps "$steps"; fi
   if has libtorch; then row "libtorch fwdbwd" bench/libtorch/run.sh --batch 64 --threads 2 --steps "$steps"; fi
   if has catchup; then row "catchup cud-rk12" $catchup bench train-step --model mnist-paper --objective cud --rk 12 --batch 64 --threads 2 --steps "$steps" --conv-algorithm direct; fi

@@ -156,7 +156,7 @@ public static class Program
             long t0 = Stopwatch.GetTimestamp();
             float loss = TrainStep();
             times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            Console.WriteLine($"train step {i}: {times[^1]:F4} s ({B / times[^1]:F1} samples/s) loss={loss:F4}");
+            Console.WriteLine($"train step {i}: {times[^1]:F4} s ({B / times[^1]:F1} samples/s) loss={loss:F4} live={TorchSharp.DisposeScopeManager.Statistics.TensorStatistics.ThreadTotalLiveCount} rss={Environment.WorkingSet >> 20} MB");
         }
         double minfltPerStep = (MinorFaults() - minflt0) / (double)Math.Max(steps, 1);
 
