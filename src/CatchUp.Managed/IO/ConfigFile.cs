@@ -20,10 +20,14 @@ internal static class ConfigFile
         try
         {
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
-            if (stream.Length > MaxFileBytes)
-                throw new InvalidDataFileException(path, $"file is {stream.Length} bytes, larger than the {MaxFileBytes}-byte limit for a config");
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
+            if (stream.CanSeek)
+            {
+                if (stream.Length > MaxFileBytes)
+                    throw new InvalidDataFileException(path, $"file is {stream.Length} bytes, larger than the {MaxFileBytes}-byte limit for a config");
+                bytes = new byte[stream.Length];
+                stream.ReadExactly(bytes);
+            }
+            else bytes = ReadBounded(stream, path); // a pipe (/dev/stdin, <(...)): read up to the limit, never more
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -32,6 +36,20 @@ internal static class ConfigFile
         if (!Utf8.IsValid(bytes))
             throw new InvalidDataFileException(path, "file is not valid UTF-8");
         return Encoding.UTF8.GetString(bytes);
+    }
+
+    private static byte[] ReadBounded(Stream stream, string path)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = stream.Read(chunk)) > 0)
+        {
+            if (buffer.Length + n > MaxFileBytes)
+                throw new InvalidDataFileException(path, $"more than the {MaxFileBytes}-byte limit for a config");
+            buffer.Write(chunk, 0, n);
+        }
+        return buffer.ToArray();
     }
 
     /// <summary>Parses a config's JSON text; the root must be an object. The caller disposes the document.</summary>

@@ -232,6 +232,41 @@ public class SongUNetConfigTests
         Assert.Contains(expected, ParseFails(json).Message);
     }
 
+    /// <summary>A config from a pipe (<c>--model /dev/stdin</c>, <c>&lt;(...)</c>): read, and bounded like a file.</summary>
+    [Fact]
+    public void LoadReadsAPipeUpToTheLimit()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDirectory();
+        string Fifo(string name)
+        {
+            string path = dir.File(name);
+            using var mkfifo = System.Diagnostics.Process.Start("mkfifo", path);
+            mkfifo.WaitForExit();
+            Assert.Equal(0, mkfifo.ExitCode);
+            return path;
+        }
+        string pipe = Fifo("model.json");
+        var writer = Task.Run(() => File.WriteAllText(pipe, """{ "img_resolution": 8, "in_channels": 1, "out_channels": 1, "model_channels": 8, "channel_mult": [1, 2], "num_blocks": 1, "attn_resolutions": [] }"""));
+        Assert.Equal(8, SongUNetConfig.Load(pipe).ModelChannels);
+        writer.Wait(TimeSpan.FromSeconds(30));
+
+        string endless = Fifo("endless.json");
+        var flood = Task.Run(() =>
+        {
+            try
+            {
+                using var w = new FileStream(endless, FileMode.Open, FileAccess.Write);
+                var chunk = new byte[65536];
+                chunk.AsSpan().Fill((byte)' ');
+                for (int i = 0; i < 64; i++) w.Write(chunk); // 4 MB of spaces, more than the limit
+            }
+            catch (IOException) { } // the reader stopped at the limit and closed the pipe
+        });
+        Assert.Contains("limit for a config", Assert.Throws<InvalidDataFileException>(() => SongUNetConfig.Load(endless)).Message);
+        flood.Wait(TimeSpan.FromSeconds(30));
+    }
+
     [Fact]
     public void LoadReportsFileProblems()
     {
