@@ -92,7 +92,8 @@ public sealed class ConvPlanCache(string path, string machine)
         }
     }
 
-    /// <summary>An exclusively opened lock file (left in place: deleting it would race with the next opener), waiting up to 10 s for another process to release it; null if it does not.</summary>
+    /// <summary>An exclusively opened lock file, waiting up to 10 s for another process to release it; null if it does
+    /// not. The file is left in place: deleting it would race with the next opener.</summary>
     private static FileStream? Lock(string path)
     {
         for (int attempt = 0; attempt < 200; attempt++)
